@@ -1,0 +1,197 @@
+"""Static evaluation of argument expressions: literals, constants and simple arithmetic.
+
+``Dense(num_classes)`` needs the number for shape inference and the name for the
+output; ``Value`` keeps both. Names resolve to constants assigned exactly once in
+the enclosing function or at module level; anything else stays UNKNOWN (its text is
+still emitted as written).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import ChainMap
+from typing import Mapping
+
+import libcst as cst
+
+from .spec.values import UNKNOWN, Value
+
+_BINOPS = {
+    cst.Add: operator.add, cst.Subtract: operator.sub, cst.Multiply: operator.mul,
+    cst.FloorDivide: operator.floordiv, cst.Divide: operator.truediv, cst.Power: operator.pow,
+    cst.Modulo: operator.mod,
+}
+_CONSTS = {"True": True, "False": False, "None": None}
+_MODULE = cst.Module([])
+
+
+def code(node: cst.CSTNode) -> str:
+    return _MODULE.code_for_node(node)
+
+
+class Constants:
+    """Names bound once to a static value: module level, then per function."""
+
+    def __init__(self, module: cst.Module):
+        self.module_names = _assigned_names(module.body)
+        self.module_values = _constants(module.body, ChainMap())
+
+    def scope(self, function: cst.FunctionDef | None, loop: Mapping[str, object] | None = None) -> ChainMap:
+        """Lookup chain for a position: loop variables, function constants, module constants."""
+        local = {} if function is None else _constants(function.body.body, ChainMap({}, self.module_values))
+        if function is not None:
+            # parameters shadow module constants; their values are unknown
+            for p in _params(function):
+                local.setdefault(p, UNKNOWN)
+        chain = ChainMap(dict(loop or {}), {k: ("local", v) for k, v in local.items()},
+                         {k: ("module", v) for k, v in self.module_values.items()})
+        return chain
+
+
+def _params(fn: cst.FunctionDef):
+    ps = fn.params
+    for p in (*ps.posonly_params, *ps.params, *ps.kwonly_params):
+        yield p.name.value
+    for p in (ps.star_arg, ps.star_kwarg):
+        if isinstance(p, cst.Param):
+            yield p.name.value
+
+
+def _assigned_names(body) -> dict[str, int]:
+    counts: dict[str, int] = {}
+
+    class Counter(cst.CSTVisitor):
+        def visit_FunctionDef(self, node):
+            return False
+
+        def visit_ClassDef(self, node):
+            return False
+
+        def visit_Name(self, node):
+            return None
+
+        def visit_AssignTarget(self, node):
+            for n in _target_names(node.target):
+                counts[n] = counts.get(n, 0) + 1
+
+        def visit_AugAssign(self, node):
+            for n in _target_names(node.target):
+                counts[n] = counts.get(n, 0) + 2
+
+        def visit_AnnAssign(self, node):
+            for n in _target_names(node.target):
+                counts[n] = counts.get(n, 0) + 1
+
+        def visit_For(self, node):
+            for n in _target_names(node.target):
+                counts[n] = counts.get(n, 0) + 2
+
+    for stmt in body:
+        stmt.visit(Counter())
+    return counts
+
+
+def _target_names(target):
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for el in target.elements:
+            yield from _target_names(el.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _target_names(target.value)
+
+
+def _constants(body, outer: ChainMap) -> dict[str, object]:
+    counts = _assigned_names(body)
+    values: dict[str, object] = {}
+    env = ChainMap(values, outer)
+    for stmt in body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                t = small.targets[0].target
+                if isinstance(t, cst.Name) and counts.get(t.value) == 1:
+                    v = evaluate(small.value, env)
+                    if v is not UNKNOWN:
+                        values[t.value] = v
+    return values
+
+
+def evaluate(node: cst.BaseExpression, env: Mapping[str, object]) -> object:
+    """The static value of ``node`` or UNKNOWN. ``env`` maps names to plain values."""
+    if isinstance(node, cst.Integer):
+        return node.evaluated_value
+    if isinstance(node, cst.Float):
+        return node.evaluated_value
+    if isinstance(node, cst.SimpleString):
+        return node.evaluated_value
+    if isinstance(node, cst.ConcatenatedString):
+        left, right = evaluate(node.left, env), evaluate(node.right, env)
+        return left + right if isinstance(left, str) and isinstance(right, str) else UNKNOWN
+    if isinstance(node, cst.Name):
+        if node.value in _CONSTS:
+            return _CONSTS[node.value]
+        v = env.get(node.value, UNKNOWN)
+        if isinstance(v, tuple) and len(v) == 2 and v[0] in ("local", "module"):
+            return v[1]
+        return v
+    if isinstance(node, (cst.Tuple, cst.List)):
+        items = []
+        for el in node.elements:
+            if isinstance(el, cst.StarredElement):
+                inner = evaluate(el.value, env)
+                if not isinstance(inner, (tuple, list)):
+                    return UNKNOWN
+                items.extend(inner)
+                continue
+            v = evaluate(el.value, env)
+            if v is UNKNOWN:
+                return UNKNOWN
+            items.append(v)
+        return tuple(items) if isinstance(node, cst.Tuple) else list(items)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+        v = evaluate(node.expression, env)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return -v if isinstance(node.operator, cst.Minus) else v
+        return UNKNOWN
+    if isinstance(node, cst.BinaryOperation) and type(node.operator) in _BINOPS:
+        a, b = evaluate(node.left, env), evaluate(node.right, env)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            try:
+                return _BINOPS[type(node.operator)](a, b)
+            except (ArithmeticError, ValueError):
+                return UNKNOWN
+        if isinstance(a, tuple) and isinstance(b, tuple) and isinstance(node.operator, cst.Add):
+            return a + b
+        return UNKNOWN
+    return UNKNOWN
+
+
+def value_of(node: cst.BaseExpression, env: ChainMap) -> Value:
+    """A ``Value`` for emission: module constants keep their name, local ones their value."""
+    v = evaluate(node, env)
+    text = code(node)
+    if v is UNKNOWN:
+        return Value(text)
+    if isinstance(node, cst.Name) and node.value not in _CONSTS:
+        entry = env.get(node.value)
+        if isinstance(entry, tuple) and entry and entry[0] == "module":
+            return Value(text, v)
+        return Value(repr(v), v)
+    if _only_literals(node):
+        return Value(text, v)
+    return Value(repr(v), v)
+
+
+def _only_literals(node: cst.CSTNode) -> bool:
+    """True when ``node`` mentions no variable (its text is valid anywhere)."""
+    found = []
+
+    class V(cst.CSTVisitor):
+        def visit_Name(self, n):
+            if n.value not in _CONSTS:
+                found.append(n)
+
+    node.visit(V())
+    return not found

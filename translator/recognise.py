@@ -1,0 +1,869 @@
+"""Recognise stage: find the Keras idioms in a module and plan their replacements.
+
+Produces a ``Plan``: statements and calls to replace, TODOs to attach (with their
+diagnostics), classes to insert and runtime helpers to emit. Nothing is rewritten
+here; ``rewrite.py`` applies the plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, QualifiedNameProvider
+
+from . import emit_torch, names
+from .diagnostics import Diagnostic
+from .evaluate import Constants, code, evaluate, value_of
+from .ir import LayerIR, ModelIR
+from .spec import calls, layers, training
+from .spec.layers import NEUTRAL_ARGS, TRAINING_ONLY_ARGS, Tensor, Unsupported
+from .spec.values import UNKNOWN, Dim, Value
+
+
+@dataclass
+class Plan:
+    replace_stmt: dict[int, list[str]] = field(default_factory=dict)
+    replace_call: dict[int, Callable[[cst.Call], cst.BaseExpression]] = field(default_factory=dict)
+    todos: dict[int, list[str]] = field(default_factory=dict)
+    insert_before: dict[int, list[str]] = field(default_factory=dict)
+    helpers: set[str] = field(default_factory=set)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    translated: int = 0
+    models: list[ModelIR] = field(default_factory=list)
+    emitted: dict[str, emit_torch.EmittedModel] = field(default_factory=dict)
+
+
+_SEQUENTIAL = "keras.Sequential"
+_INPUTS = ("keras.Input", "keras.layers.Input")
+_INPUT_LAYER = "keras.layers.InputLayer"
+_RESERVED_ATTRS = {"forward", "training", "train", "eval", "parameters", "modules", "children", "state_dict",
+                   "cuda", "cpu", "to", "type", "float", "double", "half", "apply", "zero_grad", "optimizer",
+                   "loss_fn", "metric_fns", "reset_parameters"}
+
+
+def snake_case(name: str) -> str:
+    """Keras' own layer auto-naming (keras.src.utils.naming.to_snake_case)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower()
+
+
+def camel_case(name: str) -> str:
+    parts = [p for p in re.split(r"[^0-9A-Za-z]+", name) if p]
+    out = "".join(p[:1].upper() + p[1:] for p in parts) or "Model"
+    return out if out[0].isalpha() else "Model" + out
+
+
+class Recogniser:
+    def __init__(self, wrapper: MetadataWrapper):
+        self.module = wrapper.module
+        self.meta = wrapper.resolve_many([QualifiedNameProvider, PositionProvider, ParentNodeProvider])
+        self.constants = Constants(self.module)
+        self.plan = Plan()
+        self.model_vars: set[str] = set()
+        self.model_funcs: set[str] = set()
+        self.class_names: set[str] = set()
+        self.consumed: set[int] = set()  # nodes whose framework names are handled
+        self.saved_paths: dict[str, ModelIR] = {}
+        self.compiled: dict[str, dict] = {}
+        self.defined_names = set(self.constants.module_names) | _imported_names(self.module)
+
+    # ------------------------------------------------------------------ metadata helpers
+
+    def names(self, node) -> set[str]:
+        return names.qualified_names(self.meta, node)
+
+    def name(self, node) -> str | None:
+        found = self.names(node)
+        return min(found) if found else None
+
+    def pos(self, node) -> tuple[int, int]:
+        p = self.meta[PositionProvider][node].start
+        return p.line, p.column + 1
+
+    def parent(self, node):
+        return self.meta[ParentNodeProvider].get(node)
+
+    def statement_of(self, node):
+        while node is not None and not isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            node = self.parent(node)
+        return node
+
+    def toplevel_of(self, node):
+        while True:
+            p = self.parent(node)
+            if p is None or isinstance(p, cst.Module):
+                return node
+            node = p
+
+    def function_of(self, node):
+        while node is not None:
+            node = self.parent(node)
+            if isinstance(node, cst.FunctionDef):
+                return node
+        return None
+
+    def todo(self, node, construct: str, reason: str, severity: str = "todo") -> None:
+        stmt = self.statement_of(node)
+        line, col = self.pos(node)
+        self.plan.diagnostics.append(Diagnostic(line, col, construct, reason, severity))
+        if stmt is not None and severity == "todo":
+            self.plan.todos.setdefault(id(stmt), []).append(reason)
+
+    # ------------------------------------------------------------------ driver
+
+    def run(self) -> Plan:
+        constructions = self._find_constructions()
+        self._propagate_model_names(constructions)
+        for item in constructions:
+            self._translate_model(*item)
+        self._translate_calls()
+        self._report_leftovers()
+        return self.plan
+
+    # ------------------------------------------------------------------ models
+
+    def _find_constructions(self):
+        found = []
+        module = self
+
+        class Finder(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call):
+                if module.name(node.func) != _SEQUENTIAL:
+                    return
+                parent = module.parent(node)
+                stmt = module.statement_of(node)
+                if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+                    found.append((node, parent.targets[0].target.value, stmt))
+                elif isinstance(parent, cst.Return):
+                    fn = module.function_of(node)
+                    found.append((node, None if fn is None else fn.name.value, stmt))
+                    if fn is not None:
+                        module.model_funcs.add(fn.name.value)
+                else:
+                    found.append((node, False, stmt))
+
+        self.module.visit(Finder())
+        return found
+
+    def _propagate_model_names(self, constructions) -> None:
+        self.model_vars |= {var for _, var, _ in constructions if isinstance(var, str)}
+        module = self
+        # functions returning a model variable, variables assigned from them, until stable
+        for _ in range(4):
+            before = (len(self.model_vars), len(self.model_funcs))
+
+            class Flow(cst.CSTVisitor):
+                def visit_Return(self, node: cst.Return):
+                    if isinstance(node.value, cst.Name) and node.value.value in module.model_vars:
+                        fn = module.function_of(node)
+                        if fn is not None:
+                            module.model_funcs.add(fn.name.value)
+
+                def visit_Assign(self, node: cst.Assign):
+                    v = node.value
+                    if (isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value in module.model_funcs
+                            and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)):
+                        module.model_vars.add(node.targets[0].target.value)
+                    if (isinstance(v, cst.Call) and module.name(v.func) in calls.LOAD_MODEL and len(node.targets) == 1
+                            and isinstance(node.targets[0].target, cst.Name)):
+                        module.model_vars.add(node.targets[0].target.value)
+
+            self.module.visit(Flow())
+            if (len(self.model_vars), len(self.model_funcs)) == before:
+                break
+
+    def _translate_model(self, call: cst.Call, var, stmt) -> None:
+        line, col = self.pos(call)
+        if var is False:
+            self.todo(call, "Sequential", "a Sequential model that is not assigned to a variable or returned is not translated")
+            self.consumed.add(id(call))
+            return
+        fn = self.function_of(call)
+        try:
+            model, add_stmts = self._model_ir(call, var, stmt, fn)
+            emitted = emit_torch.emit_model(model)
+        except emit_torch.LayerError as e:
+            layer = e.layer
+            reason = f"{layer.spec.keras} at line {layer.line}: {e}; the model is left in Keras"
+            self._leave_model(call, stmt, reason, layer.node)
+            return
+        except _ModelError as e:
+            self._leave_model(call, stmt, f"{e.message}; the model is left in Keras", e.node or call)
+            return
+        self.plan.models.append(model)
+        self.plan.emitted[model.class_name] = emitted
+        for l, c, note in emitted.notes:
+            self.plan.diagnostics.append(Diagnostic(l, c, "layer argument", note))
+        self.consumed.add(id(call))
+        for s in add_stmts:
+            self.plan.replace_stmt[id(s)] = []
+            self.consumed.add(id(s))
+        ctor = f"{model.class_name}({', '.join(model.init_params)})"
+        parent = self.parent(call)
+        self.plan.replace_call[id(call)] = lambda _updated, ctor=ctor: cst.parse_expression(ctor)
+        top = self.toplevel_of(stmt)
+        self.plan.insert_before.setdefault(id(top), []).append(emitted.source)
+        self.plan.translated += 1 + len(model.layers)
+        if model.keras_name and isinstance(parent, cst.Assign):
+            pass
+
+    def _leave_model(self, call, stmt, reason: str, node) -> None:
+        line, col = self.pos(node)
+        self.plan.diagnostics.append(Diagnostic(line, col, "Sequential", reason))
+        target = self.statement_of(node)
+        self.plan.todos.setdefault(id(target), []).append(reason)
+        # the model stays Keras: so do its uses
+        parent = self.parent(call)
+        if isinstance(parent, cst.Assign):
+            self.model_vars.discard(parent.targets[0].target.value)
+        self._consume_subtree(stmt if self.statement_of(node) is stmt else call)
+        self.left_models = getattr(self, "left_models", set())
+        if isinstance(parent, cst.Assign):
+            self.left_models.add(parent.targets[0].target.value)
+
+    def _consume_subtree(self, node) -> None:
+        self.consumed.add(id(node))
+
+    def _model_ir(self, call: cst.Call, var, stmt, fn):
+        env = self.constants.scope(fn)
+        kw = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        pos = [a.value for a in call.args if a.keyword is None and not a.star]
+        if any(a.star for a in call.args):
+            raise _ModelError("Sequential(*args) is not translated", call)
+        layer_list = kw.get("layers", pos[0] if pos else None)
+        keras_name = None
+        name_node = kw.get("name", pos[1] if len(pos) > 1 else None)
+        if name_node is not None:
+            keras_name = evaluate(name_node, env)
+            if not isinstance(keras_name, str):
+                keras_name = None
+        elements: list[tuple[cst.BaseExpression, dict]] = []
+        if layer_list is not None:
+            if not isinstance(layer_list, (cst.List, cst.Tuple)):
+                raise _ModelError("Sequential(layers) needs a literal list of layers", layer_list)
+            for el in layer_list.elements:
+                if isinstance(el, cst.StarredElement):
+                    raise _ModelError("a starred layer list is not translated", el)
+                elements.append((el.value, {}))
+        add_stmts = []
+        if isinstance(var, str) and isinstance(self.parent(call), cst.Assign):
+            add_stmts = self._collect_adds(var, stmt, elements)
+        model = self._build_ir(var, keras_name, elements, env, fn)
+        return model, add_stmts
+
+    def _collect_adds(self, var: str, stmt, elements) -> list:
+        body = self._body_of(stmt)
+        if body is None:
+            return []
+        start = body.index(stmt) + 1
+        taken = []
+        for s in body[start:]:
+            adds = self._adds_in(s, var)
+            if adds is None:
+                break
+            elements.extend(adds)
+            taken.append(s)
+        return taken
+
+    def _adds_in(self, s, var: str):
+        """The layers ``s`` adds to ``var`` (with loop bindings), or None if it is not only adds."""
+        if isinstance(s, cst.SimpleStatementLine):
+            out = []
+            for small in s.body:
+                layer = _add_argument(small, var)
+                if layer is None:
+                    return None
+                out.append((layer, {}))
+            return out
+        if isinstance(s, cst.For) and s.orelse is None and isinstance(s.target, cst.Name):
+            fn = self.function_of(s)
+            seq = evaluate(s.iter, self.constants.scope(fn))
+            if isinstance(s.iter, cst.Call) and isinstance(s.iter.func, cst.Name) and s.iter.func.value == "range":
+                args = [evaluate(a.value, self.constants.scope(fn)) for a in s.iter.args]
+                seq = list(range(*args)) if args and all(isinstance(a, int) for a in args) else UNKNOWN
+            if not isinstance(seq, (list, tuple)):
+                return None
+            body_layers = []
+            for inner in s.body.body:
+                got = self._adds_in(inner, var)
+                if got is None:
+                    return None
+                body_layers.extend(got)
+            out = []
+            for value in seq:
+                out.extend((layer, {**binding, s.target.value: value}) for layer, binding in body_layers)
+            return out
+        return None
+
+    def _body_of(self, stmt):
+        parent = self.parent(stmt)
+        if isinstance(parent, (cst.Module, cst.IndentedBlock)):
+            return list(parent.body)
+        return None
+
+    def _build_ir(self, var, keras_name, elements, env, fn) -> ModelIR:
+        input_tensor = Tensor(None)
+        irs: list[LayerIR] = []
+        used_attrs: dict[str, int] = {}
+        counters: dict[str, int] = {}
+        init_params: list[str] = []
+        for i, (node, binding) in enumerate(elements):
+            scope = env.new_child(binding) if binding else env
+            if not isinstance(node, cst.Call):
+                raise _ModelError(f"layer {code(node)!r} is not a layer constructor call", node)
+            qname = self.name(node.func)
+            if qname in _INPUTS or qname == _INPUT_LAYER:
+                if irs:
+                    raise _ModelError("an Input in the middle of a Sequential model", node)
+                input_tensor = self._input_tensor(node, scope, qname)
+                continue
+            if qname is None or not qname.startswith("keras.layers."):
+                raise _ModelError(f"{code(node.func)} is not a Keras layer tfpt knows", node)
+            layer_name = qname.rsplit(".", 1)[1]
+            spec = layers.lookup(layer_name)
+            if spec is None:
+                raise _ModelError(f"layer {layer_name} is not supported yet", node)
+            args, notes, shape = self._bind(spec, node, scope, init_params, fn)
+            if not irs and shape is not None and input_tensor.shape is None:
+                input_tensor = Tensor(shape)
+            given_name = args.given.get("name")
+            if given_name is not None and isinstance(given_name.value, str):
+                attr = _identifier(given_name.value)
+            else:
+                base = snake_case(spec.keras)
+                n = counters.get(base, 0)
+                counters[base] = n + 1
+                attr = base if n == 0 else f"{base}_{n}"
+            if attr in _RESERVED_ATTRS or attr in used_attrs:
+                k = used_attrs.get(attr, 0) + 1
+                used_attrs[attr] = k
+                attr = f"{attr}_{k}"
+            used_attrs.setdefault(attr, 0)
+            line, col = self.pos(node)
+            irs.append(LayerIR(spec, args, attr, node, line, col, notes))
+        class_name = self._class_name(var, keras_name, fn)
+        return ModelIR(var, class_name, irs, input_tensor, keras_name, init_params)
+
+    def _input_tensor(self, node: cst.Call, env, qname) -> Tensor:
+        kw = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+        pos = [a.value for a in node.args if a.keyword is None]
+        shape_node = kw.get("shape", kw.get("input_shape", pos[0] if pos else None))
+        batch_shape = kw.get("batch_shape", kw.get("batch_input_shape"))
+        if shape_node is None and batch_shape is None:
+            raise _ModelError("Input without a shape", node)
+        if shape_node is not None:
+            return Tensor(self._shape(shape_node, env))
+        dims = self._shape(batch_shape, env)
+        return Tensor(dims[1:])
+
+    def _shape(self, node, env) -> tuple[Dim, ...]:
+        v = evaluate(node, env)
+        if isinstance(v, int):
+            v = (v,)
+        if isinstance(v, (tuple, list)) and all(isinstance(d, int) or d is None for d in v):
+            if any(d is None for d in v):
+                return tuple(Dim("None") if d is None else Dim.of(d) for d in v)
+            return tuple(Dim.of(d) for d in v)
+        if isinstance(node, (cst.Tuple, cst.List)):
+            return tuple(Dim.from_value(value_of(el.value, env)) for el in node.elements)
+        raise _ModelError(f"input shape {code(node)} is not static", node)
+
+    def _bind(self, spec, node: cst.Call, env, init_params: list[str], fn):
+        pos_vals, kw_vals = [], {}
+        shape = None
+        notes = []
+        for a in node.args:
+            if a.star:
+                raise _ModelError(f"{spec.keras}(*args/**kwargs) is not translated", node)
+            if a.keyword is not None and a.keyword.value == "layer" or (
+                    spec.keras == "Bidirectional" and a.keyword is None and not pos_vals):
+                val = self._inner_layer(a.value, env, init_params, fn)
+            else:
+                val = value_of(a.value, env)
+                if not val.known:
+                    self._free_names(a.value, init_params, fn)
+            if a.keyword is None:
+                pos_vals.append(val)
+            else:
+                kw_vals[a.keyword.value] = val
+        args = _bind_or_raise(spec, pos_vals, kw_vals, node)
+        accepted = layers.accepted_args(spec)
+        for k, v in list(args.given.items()):
+            if k in ("input_shape", "batch_input_shape"):
+                s = self._shape_value(v, node)
+                shape = s[1:] if k == "batch_input_shape" else s
+            elif k == "input_dim":
+                shape = (Dim.from_value(v),)
+            if k in NEUTRAL_ARGS or k in accepted:
+                if k == "dtype" and v.value not in (None, "float32"):
+                    raise _ModelError(f"{spec.keras}(dtype={v.text}) is not translated", node)
+                continue
+            if k in TRAINING_ONLY_ARGS:
+                default = {"kernel_initializer": "glorot_uniform", "bias_initializer": "zeros",
+                           "recurrent_initializer": "orthogonal", "embeddings_initializer": "uniform"}.get(k)
+                if v.known and (v.value is None or v.value == default):
+                    continue
+                notes.append(f"{spec.keras}({k}={v.text}) was not carried over; torch uses Keras' default here")
+                continue
+            if k == "dtype" and v.value in (None, "float32"):
+                continue
+            raise _ModelError(f"{spec.keras}({k}=...) is not supported yet", node)
+        return args, notes, shape
+
+    def _shape_value(self, v: Value, node) -> tuple[Dim, ...]:
+        if v.known and isinstance(v.value, int):
+            return (Dim.of(v.value),)
+        if v.known and isinstance(v.value, (tuple, list)):
+            return tuple(Dim("None") if d is None else Dim.of(d) if isinstance(d, int) else Dim(repr(d)) for d in v.value)
+        raise _ModelError(f"input shape {v.text} is not static", node)
+
+    def _inner_layer(self, node, env, init_params, fn) -> Value:
+        if not isinstance(node, cst.Call):
+            raise _ModelError("Bidirectional needs a layer constructor call", node)
+        qname = self.name(node.func)
+        spec = layers.lookup(qname.rsplit(".", 1)[1]) if qname and qname.startswith("keras.layers.") else None
+        if spec is None:
+            raise _ModelError(f"{code(node.func)} inside Bidirectional is not supported", node)
+        args, _notes, _shape = self._bind(spec, node, env, init_params, fn)
+        return Value(code(node), layers.InnerLayer(spec.keras, args))
+
+    def _free_names(self, node, init_params: list[str], fn) -> None:
+        """Names an emitted argument needs; local ones become ``__init__`` parameters."""
+        if fn is None:
+            return
+        for n in _names_in(node):
+            if n not in self.defined_names and n not in init_params and n not in ("True", "False", "None"):
+                init_params.append(n)
+
+    def _class_name(self, var, keras_name, fn) -> str:
+        if keras_name:
+            base = camel_case(keras_name)
+        elif fn is not None and var is None or (fn is not None and var in ("model", "m", "net")):
+            stripped = re.sub(r"^(build|create|make|get|define|construct)_?", "", fn.name.value) or fn.name.value
+            base = camel_case(stripped)
+        else:
+            base = camel_case(var or "model")
+        name, n = base, 2
+        while name in self.class_names or name in self.defined_names:
+            name, n = f"{base}{n}", n + 1
+        self.class_names.add(name)
+        return name
+
+    # ------------------------------------------------------------------ calls on models and utilities
+
+    def _translate_calls(self) -> None:
+        module = self
+
+        class Calls(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call):
+                f = node.func
+                if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value in module.model_vars:
+                    module._model_method(node, f.value.value, f.attr.value)
+                    return
+                q = module.name(f)
+                if q is None:
+                    return
+                if q in calls.UTILITIES:
+                    module._utility(node, calls.UTILITIES[q])
+                elif q in calls.LOAD_MODEL:
+                    module._load_model(node)
+
+            def visit_Attribute(self, node: cst.Attribute):
+                if (isinstance(node.value, cst.Name) and node.value.value in module.model_vars
+                        and node.attr.value in calls.MODEL_METHOD_REASONS):
+                    parent = module.parent(node)
+                    if not (isinstance(parent, cst.Call) and parent.func is node and node.attr.value in calls.METHODS):
+                        module.todo(node, f"model.{node.attr.value}", calls.MODEL_METHOD_REASONS[node.attr.value])
+
+        self.module.visit(Calls())
+
+    def _model_method(self, node: cst.Call, var: str, method: str) -> None:
+        if method == "compile":
+            self._compile(node, var)
+        elif method in calls.METHODS:
+            self._method_call(node, var, calls.METHODS[method])
+        elif method in calls.SAVE_METHODS or method in calls.LOAD_METHODS:
+            self._save_load(node, var, method)
+        elif method == "add":
+            self.todo(node, "model.add", "layers added after the model is used are not translated")
+        elif method not in calls.MODEL_METHOD_REASONS:
+            self.todo(node, f"model.{method}", f"model.{method}() is not translated")
+
+    def _bound(self, node: cst.Call, params: tuple[str, ...]):
+        out: dict[str, cst.BaseExpression] = {}
+        positional = [a for a in node.args if a.keyword is None]
+        if any(a.star for a in node.args) or len(positional) > len(params):
+            return None
+        for p, a in zip(params, positional):
+            out[p] = a.value
+        for a in node.args:
+            if a.keyword is not None:
+                out[a.keyword.value] = a.value
+        return out
+
+    def _method_call(self, node: cst.Call, var: str, spec: calls.MethodSpec) -> None:
+        bound = self._bound(node, spec.params)
+        if bound is None:
+            self.todo(node, f"model.{spec.method}", f"model.{spec.method}() with *args or too many arguments is not translated")
+            return
+        for k, v in bound.items():
+            if k in spec.keeps:
+                continue
+            ok = spec.ignorable.get(k)
+            if ok == "*" or (ok and code(v) in ok):
+                continue
+            self.todo(node, f"model.{spec.method}", f"model.{spec.method}({k}=...) is not translated yet")
+            return
+        if spec.method in ("fit", "evaluate") and var not in self.compiled and not self._compiled_somewhere(var):
+            self.todo(node, f"model.{spec.method}", f"model.{spec.method}() on a model whose compile() was not translated")
+            return
+        def rebuild(updated: cst.Call, var=var, helper=spec.helper, keeps=spec.keeps):
+            args = [a for a in updated.args if a.keyword is None or a.keyword.value in keeps]
+            if args and args[-1] is not updated.args[-1]:
+                args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if args else cst.MaybeSentinel.DEFAULT
+            return updated.with_changes(func=cst.Name(helper), args=[cst.Arg(cst.Name(var), comma=comma), *args])
+
+        self.plan.replace_call[id(node)] = rebuild
+        self.plan.helpers.add(spec.helper)
+        self.consumed.add(id(node))
+        self.plan.translated += 1
+
+    def _compiled_somewhere(self, var: str) -> bool:
+        return bool(self.compiled)
+
+    def _compile(self, node: cst.Call, var: str) -> None:
+        stmt = self.statement_of(node)
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr)
+                and stmt.body[0].value is node):
+            self.todo(node, "model.compile", "compile() inside an expression is not translated")
+            return
+        bound = self._bound(node, ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics",
+                                   "run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss"))
+        fn = self.function_of(node)
+        env = self.constants.scope(fn)
+        try:
+            if bound is None:
+                raise Unsupported("compile() with *args is not translated")
+            for k, v in bound.items():
+                if k in ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss"):
+                    continue
+                if k in ("loss_weights", "weighted_metrics") and code(v) == "None":
+                    continue
+                if k not in ("optimizer", "loss", "metrics"):
+                    raise Unsupported(f"compile({k}=...) is not translated yet")
+            lines, notes = self._compile_lines(var, bound, env)
+        except Unsupported as e:
+            self.todo(node, "model.compile", str(e))
+            return
+        for n in notes:
+            line, col = self.pos(node)
+            self.plan.diagnostics.append(Diagnostic(line, col, "model.compile", n, "note"))
+        self.plan.replace_stmt[id(stmt)] = lines
+        self.consumed.add(id(stmt))
+        self.compiled[var] = bound
+        self.plan.translated += 1
+
+    def _compile_lines(self, var: str, bound, env) -> tuple[list[str], list[str]]:
+        notes: list[str] = []
+        opt = bound.get("optimizer", cst.SimpleString('"rmsprop"'))
+        optimizer, opt_notes = self._optimizer(opt, var, env)
+        lines = []
+        for n in opt_notes:
+            lines.append(f"# {n}")
+            notes.append(n)
+        lines.append(f"{var}.optimizer = {optimizer}")
+        loss_node = bound.get("loss")
+        loss_spec, loss_fn = (None, None)
+        if loss_node is not None and code(loss_node) != "None":
+            loss_spec, loss_fn = self._loss(loss_node, env)
+            lines.append(f"{var}.loss_fn = {loss_fn}")
+            self.plan.helpers.add(loss_fn)
+        metrics = self._metrics(bound.get("metrics"), loss_spec, var, env)
+        items = ", ".join(f'"{k}": {v}' for k, v in metrics)
+        lines.append(f"{var}.metric_fns = {{{items}}}")
+        self.plan.helpers |= {v for _, v in metrics}
+        return lines, notes
+
+    def _optimizer(self, node, var: str, env) -> tuple[str, list[str]]:
+        params = f"{var}.parameters()"
+        v = evaluate(node, env)
+        if isinstance(v, str):
+            key = training.OPTIMIZER_STRINGS.get(v.lower())
+            if key is None:
+                raise Unsupported(f"optimizer {v!r} is not supported yet")
+            return training.optimizer_call(training.OPTIMIZERS[key], {}, params)
+        if isinstance(node, cst.Call):
+            q = self.name(node.func)
+            cls = q.rsplit(".", 1)[1] if q and q.startswith("keras.optimizers.") else None
+            spec = training.OPTIMIZERS.get(cls) if cls else None
+            if spec is None:
+                raise Unsupported(f"optimizer {code(node.func)} is not supported yet")
+            bound = self._bound(node, spec.params)
+            if bound is None:
+                raise Unsupported(f"{spec.keras}(*args) is not translated")
+            given = {}
+            for k, a in bound.items():
+                if k == "lr":  # Keras 2 spelling
+                    k = "learning_rate"
+                val = value_of(a, env)
+                given[k] = val
+            for k, val in given.items():
+                if not val.known and k == "learning_rate" and not _is_simple(val.text):
+                    raise Unsupported(f"learning rate {val.text} (a schedule?) is not translated yet")
+            return training.optimizer_call(spec, given, params)
+        raise Unsupported(f"optimizer {code(node)} is not understood")
+
+    def _loss(self, node, env) -> tuple[training.LossSpec, str]:
+        v = evaluate(node, env)
+        from_logits = False
+        key = None
+        if isinstance(v, str):
+            key = training.LOSS_NAMES.get(v)
+        elif isinstance(node, cst.Call):
+            q = self.name(node.func)
+            if q and q.startswith("keras.losses."):
+                key = training.LOSS_NAMES.get(q.rsplit(".", 1)[1])
+            if key is None:
+                raise Unsupported(f"loss {code(node.func)} is not supported yet")
+            for a in node.args:
+                if a.keyword is None:
+                    raise Unsupported(f"positional arguments to {code(node.func)} are not translated")
+                k = a.keyword.value
+                val = evaluate(a.value, env)
+                if k == "from_logits":
+                    if not isinstance(val, bool):
+                        raise Unsupported("from_logits must be a literal True/False")
+                    from_logits = val
+                elif k not in training.LOSS_OBJECT_DEFAULTS or (k != "name" and val != training.LOSS_OBJECT_DEFAULTS[k]):
+                    raise Unsupported(f"loss argument {k}={code(a.value)} is not translated yet")
+        else:
+            q = self.name(node)
+            if q and q.startswith("keras.losses."):
+                key = training.LOSS_NAMES.get(q.rsplit(".", 1)[1])
+        if key is None:
+            raise Unsupported(f"loss {code(node)} is not supported yet")
+        spec = training.LOSSES[key]
+        fn = spec.from_logits if from_logits else spec.function
+        if fn is None:
+            raise Unsupported(f"{key}(from_logits=True) is not supported")
+        self.consumed.add(id(node))
+        return spec, fn
+
+    def _metrics(self, node, loss_spec, var: str, env) -> list[tuple[str, str]]:
+        if node is None or code(node) == "None":
+            return []
+        if not isinstance(node, (cst.List, cst.Tuple)):
+            raise Unsupported("metrics must be a literal list")
+        units = self._output_units(var)
+        out = []
+        for el in node.elements:
+            item = el.value
+            v = evaluate(item, env)
+            if isinstance(v, str):
+                if v.lower() in training.ACCURACY_NAMES:
+                    out.append((v, training.accuracy_for(loss_spec, units)))
+                elif v in training.METRICS:
+                    out.append((v, training.METRICS[v]))
+                else:
+                    raise Unsupported(f"metric {v!r} is not supported yet")
+                continue
+            q = self.name(item.func if isinstance(item, cst.Call) else item)
+            cls = q.rsplit(".", 1)[1] if q and q.startswith("keras.metrics.") else None
+            row = training.METRIC_CLASSES.get(cls) if cls else None
+            if row is None:
+                raise Unsupported(f"metric {code(item)} is not supported yet")
+            name = row[0]
+            if isinstance(item, cst.Call):
+                for a in item.args:
+                    if a.keyword is not None and a.keyword.value == "name":
+                        nv = evaluate(a.value, env)
+                        if isinstance(nv, str):
+                            name = nv
+                    elif not (a.keyword is not None and a.keyword.value == "threshold" and evaluate(a.value, env) == 0.5):
+                        raise Unsupported(f"metric arguments in {code(item)} are not translated yet")
+            out.append((name, row[1]))
+        return out
+
+    def _output_units(self, var: str) -> int | None:
+        for model in self.plan.models:
+            if model.var == var:
+                out = self.plan.emitted[model.class_name].output
+                if out.shape:
+                    return out.shape[-1].value
+        return None
+
+    def _save_load(self, node: cst.Call, var: str, method: str) -> None:
+        stmt = self.statement_of(node)
+        bound = self._bound(node, calls.SAVE_PARAMS)
+        if bound is None or "filepath" not in bound:
+            self.todo(node, f"model.{method}", f"model.{method}() without a file path is not translated")
+            return
+        for k, v in bound.items():
+            if k not in ("filepath", "overwrite", "save_format", "include_optimizer", "zipped", "skip_mismatch"):
+                self.todo(node, f"model.{method}", f"model.{method}({k}=...) is not translated")
+                return
+        path = bound["filepath"]
+        if method in calls.SAVE_METHODS:
+            expr = f"torch.save({var}.state_dict(), {code(path)})"
+            for model in self.plan.models:
+                if model.var == var:
+                    self.saved_paths[code(path)] = model
+        else:
+            expr = f"{var}.load_state_dict(torch.load({code(path)}, weights_only=True))"
+        self.plan.replace_call[id(node)] = lambda _u, expr=expr: cst.parse_expression(expr)
+        self.consumed.add(id(node))
+        self.plan.translated += 1
+        if method == "save" and stmt is not None:
+            line, col = self.pos(node)
+            self.plan.diagnostics.append(Diagnostic(
+                line, col, "model.save", "saves the state_dict only; the architecture is the translated class", "note"))
+
+    def _load_model(self, node: cst.Call) -> None:
+        parent = self.parent(node)
+        path = node.args[0].value if node.args and node.args[0].keyword is None else None
+        if path is None:
+            for a in node.args:
+                if a.keyword is not None and a.keyword.value in ("filepath",):
+                    path = a.value
+        model = self.saved_paths.get(code(path)) if path is not None else None
+        stmt = self.statement_of(node)
+        if model is None or not isinstance(parent, cst.Assign) or not isinstance(stmt, cst.SimpleStatementLine) \
+                or len(stmt.body) != 1 or len(parent.targets) != 1 or not isinstance(parent.targets[0].target, cst.Name):
+            self.todo(node, "load_model", "load_model() of a file this script does not save: the architecture is unknown")
+            self.consumed.add(id(node))
+            return
+        target = parent.targets[0].target.value
+        ctor = f"{model.class_name}({', '.join(model.init_params)})"
+        lines = [f"{target} = {ctor}",
+                 f"{target}.load_state_dict(torch.load({code(path)}, weights_only=True))"]
+        if model.var in self.compiled:
+            lines.append(f"{target}.loss_fn, {target}.metric_fns = {model.var}.loss_fn, {model.var}.metric_fns")
+        self.plan.replace_stmt[id(stmt)] = lines
+        self.consumed.add(id(stmt))
+        self.compiled.setdefault(target, {})
+        self.plan.translated += 1
+
+    def _utility(self, node: cst.Call, spec: calls.UtilitySpec) -> None:
+        self.consumed.add(id(node))
+        self.plan.translated += 1
+        if spec.replacement is None:
+            stmt = self.statement_of(node)
+            if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr):
+                self.plan.replace_stmt[id(stmt)] = []
+                self.consumed.add(id(stmt))
+            else:
+                self.plan.replace_call[id(node)] = lambda _u: cst.parse_expression("None")
+            return
+        if spec.helper:
+            self.plan.helpers.add(spec.helper)
+        repl = cst.parse_expression(spec.replacement)
+        self.plan.replace_call[id(node)] = lambda updated, repl=repl: updated.with_changes(func=repl)
+
+    # ------------------------------------------------------------------ everything else
+
+    def _report_leftovers(self) -> None:
+        module = self
+        left = getattr(self, "left_models", set())
+
+        class Leftovers(cst.CSTVisitor):
+            def on_visit(self, node):
+                if id(node) in module.consumed:
+                    return False
+                if isinstance(node, (cst.Import, cst.ImportFrom)):
+                    return False
+                if isinstance(node, (cst.Attribute, cst.Name)):
+                    q = module.name(node)
+                    if q is not None:
+                        stmt = module.statement_of(node)
+                        if stmt is not None and id(stmt) in module.plan.todos and not left:
+                            return False
+                        if id(stmt) in module.consumed or _inside_left_model(module, node, left):
+                            return False
+                        module.todo(node, q, f"{code(node)} is not translated")
+                        return False
+                return True
+
+        self.module.visit(Leftovers())
+
+
+def _inside_left_model(rec: Recogniser, node, left: set[str]) -> bool:
+    """Framework names in statements that belong to a model kept in Keras are expected."""
+    if not left:
+        return False
+    stmt = rec.statement_of(node)
+    return stmt is not None and id(stmt) in rec.plan.todos
+
+
+class _ModelError(Exception):
+    def __init__(self, message: str, node=None):
+        super().__init__(message)
+        self.message = message
+        self.node = node
+
+
+def _bind_or_raise(spec, positional, keywords, node):
+    try:
+        return spec.bind(positional, keywords)
+    except Unsupported as e:
+        raise _ModelError(str(e), node) from None
+
+
+def _add_argument(small, var: str):
+    """The layer expression of ``var.add(layer)``, or None."""
+    if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
+        return None
+    call = small.value
+    f = call.func
+    if (isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == var
+            and f.attr.value == "add" and len(call.args) == 1 and call.args[0].keyword is None):
+        return call.args[0].value
+    return None
+
+
+def _identifier(name: str) -> str:
+    ident = re.sub(r"\W", "_", name)
+    if not ident or ident[0].isdigit():
+        ident = "layer_" + ident
+    return ident
+
+
+def _names_in(node) -> list[str]:
+    found: list[str] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Attribute(self, n: cst.Attribute):
+            n.value.visit(self)
+            return False
+
+        def visit_Name(self, n: cst.Name):
+            if n.value not in found:
+                found.append(n.value)
+
+    node.visit(V())
+    return found
+
+
+def _is_simple(text: str) -> bool:
+    return re.fullmatch(r"[\w.]+", text) is not None
+
+
+def _imported_names(module: cst.Module) -> set[str]:
+    out = set()
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
+                    for alias in small.names:
+                        out.add(alias.evaluated_alias or alias.evaluated_name.split(".")[0])
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            out.add(stmt.name.value)
+    return out
+
+
+__all__ = ["Plan", "Recogniser", "snake_case", "camel_case"]

@@ -1,0 +1,263 @@
+"""Rewrite stage: apply a Plan to the CST, then settle imports and runtime helpers.
+
+Everything the plan does not name is left exactly as written (LibCST keeps comments
+and formatting), which is what makes untouched code survive byte for byte.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from . import names
+from .recognise import Plan
+from .runtime import select
+
+#: names the emitted code may use -> the import that binds them, in output order
+TORCH_IMPORTS = {
+    "math": "import math",
+    "types": "import types",
+    "np": "import numpy as np",
+    "torch": "import torch",
+    "nn": "from torch import nn",
+    "F": "import torch.nn.functional as F",
+}
+
+_TWO_BLANKS = [cst.EmptyLine(), cst.EmptyLine()]
+
+
+class ApplyPlan(cst.CSTTransformer):
+    def __init__(self, plan: Plan):
+        self.plan = plan
+
+    def leave_Call(self, original, updated):
+        fn = self.plan.replace_call.get(id(original))
+        return fn(updated) if fn else updated
+
+    def _todo_lines(self, original, node):
+        reasons = self.plan.todos.get(id(original))
+        if not reasons:
+            return node
+        todo = [cst.EmptyLine(comment=cst.Comment(f"# TODO(tfpt): {r}")) for r in dict.fromkeys(reasons)]
+        return node.with_changes(leading_lines=[*node.leading_lines, *todo])
+
+    def _with_inserts(self, original, result):
+        blocks = self.plan.insert_before.get(id(original))
+        if not blocks:
+            return result
+        inserted = []
+        for source in blocks:
+            for i, stmt in enumerate(cst.parse_module(source).body):
+                inserted.append(stmt.with_changes(leading_lines=_TWO_BLANKS) if i == 0 else stmt)
+        if isinstance(result, cst.RemovalSentinel):
+            rest = []
+        elif isinstance(result, cst.FlattenSentinel):
+            rest = list(result.nodes)
+        else:
+            rest = [result]
+        if rest:
+            # the classes take the statement's leading comments with them: they described it
+            first = rest[0]
+            lead = list(first.leading_lines)
+            while lead and lead[0].comment is None:
+                lead.pop(0)
+            rest[0] = first.with_changes(leading_lines=[*_TWO_BLANKS, *lead])
+        return cst.FlattenSentinel([*inserted, *rest])
+
+    def leave_SimpleStatementLine(self, original, updated):
+        lines = self.plan.replace_stmt.get(id(original))
+        if lines is None:
+            return self._with_inserts(original, self._todo_lines(original, updated))
+        if not lines:
+            return self._with_inserts(original, cst.RemovalSentinel.REMOVE)
+        stmts = []
+        comments = []
+        for line in lines:
+            if line.startswith("#"):
+                comments.append(cst.EmptyLine(comment=cst.Comment(line)))
+                continue
+            stmts.append(cst.parse_statement(line).with_changes(leading_lines=comments))
+            comments = []
+        stmts[0] = stmts[0].with_changes(leading_lines=[*updated.leading_lines, *stmts[0].leading_lines])
+        stmts[0] = self._todo_lines(original, stmts[0])
+        return self._with_inserts(original, cst.FlattenSentinel(stmts))
+
+    def on_leave(self, original, updated):
+        result = super().on_leave(original, updated)
+        if isinstance(original, cst.BaseCompoundStatement):
+            if self.plan.replace_stmt.get(id(original)) == []:
+                return self._with_inserts(original, cst.RemovalSentinel.REMOVE)
+            return self._with_inserts(original, self._todo_lines(original, result))
+        return result
+
+    def leave_IndentedBlock(self, original, updated):
+        if not updated.body:
+            return updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+        return updated
+
+
+# --------------------------------------------------------------------------- imports
+
+
+class _Usage(cst.CSTVisitor):
+    """Names read anywhere outside import statements, and names bound anywhere."""
+
+    def __init__(self):
+        self.used: set[str] = set()
+        self.bound: set[str] = set()
+
+    def visit_Import(self, node):
+        for a in node.names:
+            self.bound.add(a.evaluated_alias or a.evaluated_name.split(".")[0])
+        return False
+
+    def visit_ImportFrom(self, node):
+        if not isinstance(node.names, cst.ImportStar):
+            for a in node.names:
+                self.bound.add(a.evaluated_alias or a.evaluated_name)
+        return False
+
+    def visit_Name(self, node):
+        self.used.add(node.value)
+
+    def visit_Attribute(self, node):
+        node.value.visit(self)
+        return False
+
+    def visit_FunctionDef(self, node):
+        self.bound.add(node.name.value)
+
+    def visit_ClassDef(self, node):
+        self.bound.add(node.name.value)
+
+
+class _DropFrameworkImports(cst.CSTTransformer):
+    """Removes TensorFlow/Keras import aliases nothing uses any more."""
+
+    def __init__(self, used: set[str]):
+        self.used = used
+        self.first_position: int | None = None
+
+    def leave_Import(self, original, updated):
+        keep = [a for a in updated.names
+                if not names.is_framework_module(a.evaluated_name)
+                or (a.evaluated_alias or a.evaluated_name.split(".")[0]) in self.used]
+        return _with_aliases(updated, keep)
+
+    def leave_ImportFrom(self, original, updated):
+        if updated.module is None or updated.relative:
+            return updated
+        module = cst.Module([]).code_for_node(updated.module)
+        if not names.is_framework_module(module):
+            return updated
+        if isinstance(updated.names, cst.ImportStar):
+            return updated
+        keep = [a for a in updated.names if (a.evaluated_alias or a.evaluated_name) in self.used]
+        return _with_aliases(updated, keep)
+
+    def leave_SimpleStatementLine(self, original, updated):
+        if not updated.body:
+            return cst.RemovalSentinel.REMOVE
+        return updated
+
+
+def _with_aliases(node, keep):
+    if not keep:
+        return cst.RemovalSentinel.REMOVE
+    if len(keep) != len(node.names):
+        keep = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in keep]
+        if isinstance(node, cst.ImportFrom):
+            return node.with_changes(names=keep, lpar=None, rpar=None)
+        return node.with_changes(names=keep)
+    return node
+
+
+def _is_framework_import(stmt) -> bool:
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return False
+    for small in stmt.body:
+        if isinstance(small, cst.Import) and any(names.is_framework_module(a.evaluated_name) for a in small.names):
+            return True
+        if isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
+            if names.is_framework_module(cst.Module([]).code_for_node(small.module)):
+                return True
+    return False
+
+
+def _is_import(stmt) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body)
+
+
+def settle_imports(module: cst.Module, helpers: set[str]) -> cst.Module:
+    """Drop unused framework imports; add torch imports and the runtime helpers."""
+    helper_source, _ = select.helpers_source(helpers) if helpers else ("", set())
+    helper_stmts = list(cst.parse_module(helper_source).body) if helper_source else []
+
+    # where the framework imports were: the new imports go there
+    anchor = next((i for i, s in enumerate(module.body) if _is_framework_import(s)), None)
+    usage = _Usage()
+    module.visit(usage)
+    for s in helper_stmts:
+        s.visit(usage)
+    module = module.visit(_DropFrameworkImports(usage.used))
+
+    usage_after = _Usage()
+    module.visit(usage_after)
+    for s in helper_stmts:
+        s.visit(usage_after)
+    needed = [imp for name, imp in TORCH_IMPORTS.items() if name in usage_after.used and name not in usage_after.bound]
+
+    body = list(module.body)
+    if anchor is None or anchor > len(body):
+        anchor = _after_leading_imports(body)
+    else:
+        # the statement at `anchor` may have been removed: count kept statements before it
+        anchor = min(anchor, len(body))
+        while anchor > 0 and not _is_import(body[anchor - 1]) and anchor > _after_leading_imports(body):
+            anchor -= 1
+    new_imports = [cst.parse_statement(i) for i in needed]
+    if new_imports and anchor < len(body) and anchor > 0:
+        pass
+    # helpers go after the run of imports that holds the new ones
+    end = anchor
+    while end < len(body) and _is_import(body[end]):
+        end += 1
+    if helper_stmts:
+        header = cst.EmptyLine(comment=cst.Comment("# Keras training utilities, translated by tfpt (plain PyTorch)."))
+        helper_stmts[0] = helper_stmts[0].with_changes(leading_lines=[*_TWO_BLANKS, header])
+        helper_stmts = [helper_stmts[0]] + [s.with_changes(leading_lines=_TWO_BLANKS) for s in helper_stmts[1:]]
+        if end < len(body):
+            nxt = body[end]
+            if sum(1 for l in nxt.leading_lines if l.comment is None) < 2:
+                body[end] = nxt.with_changes(leading_lines=[*_TWO_BLANKS, *nxt.leading_lines])
+    if new_imports and anchor < len(body) and body[anchor].leading_lines and anchor == _first_stmt(body):
+        # keep a leading comment block above the imports
+        new_imports[0] = new_imports[0].with_changes(leading_lines=body[anchor].leading_lines)
+        body[anchor] = body[anchor].with_changes(leading_lines=[])
+    body = body[:anchor] + new_imports + body[anchor:end] + helper_stmts + body[end:]
+    return module.with_changes(body=body)
+
+
+def _first_stmt(body) -> int:
+    return 0
+
+
+def _after_leading_imports(body) -> int:
+    i = 0
+    # skip a module docstring and __future__ imports
+    if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr) \
+            and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+        i = 1
+    last_import = None
+    for j in range(i, len(body)):
+        if _is_import(body[j]):
+            last_import = j
+        else:
+            break
+    return i if last_import is None else last_import + 1
+
+
+def apply(module: cst.Module, plan: Plan) -> cst.Module:
+    """The translated module: plan applied, imports and helpers settled."""
+    module = module.visit(ApplyPlan(plan))
+    return settle_imports(module, plan.helpers)

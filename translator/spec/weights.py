@@ -1,0 +1,119 @@
+"""Weight layouts: how one layer's Keras variables become torch parameters, and back.
+
+Each rule is data (which variables, which parameters, which transform). The reverse
+direction is derived from the same rule (a permutation's inverse is its argsort), so
+there is never a second, hand-written copy that could drift. Array work happens only
+when a converter calls ``to_torch``/``to_keras`` with numpy arrays; translation never
+imports numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes ``perm`` (numpy's argsort, without numpy)."""
+    return tuple(sorted(range(len(perm)), key=perm.__getitem__))
+
+
+@dataclass(frozen=True)
+class Transpose:
+    """Keras array -> torch array by ``transpose(perm)``; identity when perm is None."""
+
+    perm: tuple[int, ...] | None = None
+
+    def to_torch(self, a):
+        return a if self.perm is None else a.transpose(self.perm)
+
+    def to_keras(self, a):
+        return a if self.perm is None else a.transpose(inverse(self.perm))
+
+    def describe(self) -> str:
+        return "copy" if self.perm is None else f"transpose{self.perm}"
+
+
+@dataclass(frozen=True)
+class GateReorder:
+    """Reorders gate blocks along axis 0 after an optional transpose.
+
+    Keras GRU stacks gates as (z, r, h); torch as (r, z, n): ``order=(1, 0, 2)``.
+    """
+
+    order: tuple[int, ...]
+    perm: tuple[int, ...] | None = None
+
+    def to_torch(self, a):
+        a = a if self.perm is None else a.transpose(self.perm)
+        return _reorder(a, self.order)
+
+    def to_keras(self, a):
+        a = _reorder(a, inverse(self.order))
+        return a if self.perm is None else a.transpose(inverse(self.perm))
+
+    def describe(self) -> str:
+        pre = "" if self.perm is None else f"transpose{self.perm}, "
+        return f"{pre}gates{self.order}"
+
+
+def _reorder(a, order):
+    import numpy as np
+
+    blocks = np.split(a, len(order), axis=0)
+    return np.concatenate([blocks[i] for i in order], axis=0)
+
+
+@dataclass(frozen=True)
+class BiasSplit:
+    """One Keras bias -> torch (bias_ih, bias_hh): all of it in bias_ih, zeros in bias_hh.
+
+    torch adds both biases, so the reverse direction sums them: exact either way.
+    """
+
+    order: tuple[int, ...] | None = None
+
+    def to_torch(self, a):
+        import numpy as np
+
+        b = a if self.order is None else _reorder(a, self.order)
+        return b, np.zeros_like(b)
+
+    def to_keras(self, b_ih, b_hh):
+        b = b_ih + b_hh
+        return b if self.order is None else _reorder(b, inverse(self.order))
+
+    def describe(self) -> str:
+        return "bias -> (bias_ih, zeros)" + ("" if self.order is None else f", gates{self.order}")
+
+
+@dataclass(frozen=True)
+class StackedBias:
+    """Keras GRU(reset_after=True) bias of shape (2, 3u) -> torch (bias_ih, bias_hh)."""
+
+    order: tuple[int, ...]
+
+    def to_torch(self, a):
+        return _reorder(a[0], self.order), _reorder(a[1], self.order)
+
+    def to_keras(self, b_ih, b_hh):
+        import numpy as np
+
+        back = inverse(self.order)
+        return np.stack([_reorder(b_ih, back), _reorder(b_hh, back)])
+
+    def describe(self) -> str:
+        return f"bias[0] -> bias_ih, bias[1] -> bias_hh, gates{self.order}"
+
+
+@dataclass(frozen=True)
+class WeightRule:
+    """Keras variables ``keras`` (names, in layer order) <-> torch parameters ``torch``."""
+
+    keras: tuple[str, ...]
+    torch: tuple[str, ...]
+    transform: object = field(default_factory=Transpose)
+
+
+def rule(keras: str, torch: str, transform=None) -> WeightRule:
+    """A one-to-one rule; the common case."""
+    return WeightRule((keras,), (torch,), transform or Transpose())
