@@ -34,6 +34,8 @@ class Plan:
     translated: int = 0
     models: list[ModelIR] = field(default_factory=list)
     emitted: dict[str, emit_torch.EmittedModel] = field(default_factory=dict)
+    #: model variable -> the torch statements its compile() became
+    compiles: dict[str, list[str]] = field(default_factory=dict)
 
 
 _SEQUENTIAL = "keras.Sequential"
@@ -565,6 +567,7 @@ class Recogniser:
             line, col = self.pos(node)
             self.plan.diagnostics.append(Diagnostic(line, col, "model.compile", n, "note"))
         self.plan.replace_stmt[id(stmt)] = lines
+        self.plan.compiles[var] = lines
         self.consumed.add(id(stmt))
         self.compiled[var] = bound
         self.plan.translated += 1

@@ -28,6 +28,8 @@ class Result:
     translated: int = 0
     models: list[ModelIR] = field(default_factory=list)
     emitted: dict = field(default_factory=dict)
+    compiles: dict = field(default_factory=dict)
+    helpers: set = field(default_factory=set)
 
     @property
     def todos(self) -> list[Diagnostic]:
@@ -54,4 +56,5 @@ def translate_source(source: str, path: str = "<stdin>") -> Result:
     if not (plan.replace_stmt or plan.replace_call or plan.todos or plan.insert_before):
         return Result(source, sorted(plan.diagnostics))
     out = rewrite.apply(wrapper.module, plan)
-    return Result(out.code, sorted(plan.diagnostics), plan.translated, plan.models, plan.emitted)
+    return Result(out.code, sorted(plan.diagnostics), plan.translated, plan.models, plan.emitted,
+                  plan.compiles, plan.helpers)
