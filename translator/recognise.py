@@ -36,6 +36,8 @@ class Plan:
     emitted: dict[str, emit_torch.EmittedModel] = field(default_factory=dict)
     #: model variable -> the torch statements its compile() became
     compiles: dict[str, list[str]] = field(default_factory=dict)
+    #: model variable -> the original ``compile(...)`` arguments as written (Keras source)
+    keras_compiles: dict[str, str] = field(default_factory=dict)
 
 
 _SEQUENTIAL = "keras.Sequential"
@@ -462,6 +464,11 @@ class Recogniser:
         module = self
 
         class Calls(cst.CSTVisitor):
+            def on_visit(self, node):
+                if id(node) in module.consumed and not isinstance(node, cst.Call):
+                    return False
+                return super().on_visit(node)
+
             def visit_Call(self, node: cst.Call):
                 f = node.func
                 if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value in module.model_vars:
@@ -568,6 +575,7 @@ class Recogniser:
             self.plan.diagnostics.append(Diagnostic(line, col, "model.compile", n, "note"))
         self.plan.replace_stmt[id(stmt)] = lines
         self.plan.compiles[var] = lines
+        self.plan.keras_compiles[var] = "".join(code(a) for a in node.args)
         self.consumed.add(id(stmt))
         self.compiled[var] = bound
         self.plan.translated += 1
@@ -593,8 +601,58 @@ class Recogniser:
         self.plan.helpers |= {v for _, v in metrics}
         return lines, notes
 
+    def _assigned_call(self, node):
+        """For ``name`` bound once (in this scope) to a framework call: that call, and consume it.
+
+        ``opt = keras.optimizers.SGD(...); model.compile(optimizer=opt)`` is common; the
+        assignment goes away with the compile (a torch optimizer needs the model).
+        """
+        if not isinstance(node, cst.Name):
+            return node
+        fn = self.function_of(node)
+        scope = self.module if fn is None else fn
+        found = []
+
+        class Find(cst.CSTVisitor):
+            def visit_FunctionDef(self, n):
+                return n is scope
+
+            def visit_Assign(self, n: cst.Assign):
+                if any(isinstance(t.target, cst.Name) and t.target.value == node.value for t in n.targets):
+                    found.append(n)
+
+        scope.visit(Find())
+        if len(found) != 1 or len(found[0].targets) != 1 or not isinstance(found[0].value, cst.Call):
+            return node
+        call = found[0].value
+        if self.name(call.func) is None:
+            return node
+        if self._uses_of(scope, node.value) > 1:
+            return node
+        stmt = self.statement_of(found[0])
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+            self.plan.replace_stmt[id(stmt)] = []
+            self.consumed.add(id(stmt))
+        return call
+
+    def _uses_of(self, scope, name: str) -> int:
+        count = 0
+
+        class Count(cst.CSTVisitor):
+            def visit_Name(self, n):
+                nonlocal count
+                if n.value == name:
+                    count += 1
+
+            def visit_AssignTarget(self, n):
+                return False
+
+        scope.visit(Count())
+        return count
+
     def _optimizer(self, node, var: str, env) -> tuple[str, list[str]]:
         params = f"{var}.parameters()"
+        node = self._assigned_call(node)
         v = evaluate(node, env)
         if isinstance(v, str):
             key = training.OPTIMIZER_STRINGS.get(v.lower())
@@ -623,6 +681,7 @@ class Recogniser:
         raise Unsupported(f"optimizer {code(node)} is not understood")
 
     def _loss(self, node, env) -> tuple[training.LossSpec, str]:
+        node = self._assigned_call(node)
         v = evaluate(node, env)
         from_logits = False
         key = None

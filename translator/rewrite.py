@@ -215,9 +215,8 @@ def settle_imports(module: cst.Module, helpers: set[str]) -> cst.Module:
         anchor = min(anchor, len(body))
         while anchor > 0 and not _is_import(body[anchor - 1]) and anchor > _after_leading_imports(body):
             anchor -= 1
-    new_imports = [cst.parse_statement(i) for i in needed]
-    if new_imports and anchor < len(body) and anchor > 0:
-        pass
+    stdlib = [cst.parse_statement(i) for i in needed if i in _STDLIB_IMPORTS]
+    new_imports = [cst.parse_statement(i) for i in needed if i not in _STDLIB_IMPORTS]
     # helpers go after the run of imports that holds the new ones
     end = anchor
     while end < len(body) and _is_import(body[end]):
@@ -235,7 +234,28 @@ def settle_imports(module: cst.Module, helpers: set[str]) -> cst.Module:
         new_imports[0] = new_imports[0].with_changes(leading_lines=body[anchor].leading_lines)
         body[anchor] = body[anchor].with_changes(leading_lines=[])
     body = body[:anchor] + new_imports + body[anchor:end] + helper_stmts + body[end:]
+    if stdlib:
+        top = _after_docstring(body)
+        if top < len(body) and top == 0 and body[0].leading_lines:
+            stdlib[0] = stdlib[0].with_changes(leading_lines=body[0].leading_lines)
+            body[0] = body[0].with_changes(leading_lines=[])
+        body = body[:top] + stdlib + body[top:]
     return module.with_changes(body=body)
+
+
+_STDLIB_IMPORTS = ("import math", "import types")
+
+
+def _after_docstring(body) -> int:
+    i = 0
+    if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr) \
+            and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+        i = 1
+    while i < len(body) and _is_import(body[i]) and any(
+            isinstance(s, cst.ImportFrom) and s.module is not None and cst.Module([]).code_for_node(s.module) == "__future__"
+            for s in body[i].body):
+        i += 1
+    return i
 
 
 def _first_stmt(body) -> int:

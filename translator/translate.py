@@ -30,6 +30,8 @@ class Result:
     emitted: dict = field(default_factory=dict)
     compiles: dict = field(default_factory=dict)
     helpers: set = field(default_factory=set)
+    #: model variable -> its original ``compile(...)`` argument text (what verify rebuilds in Keras)
+    keras_compiles: dict = field(default_factory=dict)
 
     @property
     def todos(self) -> list[Diagnostic]:
@@ -57,4 +59,4 @@ def translate_source(source: str, path: str = "<stdin>") -> Result:
         return Result(source, sorted(plan.diagnostics))
     out = rewrite.apply(wrapper.module, plan)
     return Result(out.code, sorted(plan.diagnostics), plan.translated, plan.models, plan.emitted,
-                  plan.compiles, plan.helpers)
+                  plan.compiles, plan.helpers, plan.keras_compiles)

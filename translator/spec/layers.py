@@ -285,25 +285,26 @@ def _conv(n: int):
         spatial = shape[:-1]
         forward: list[str] = []
         pad_arg = ""
-        if padding == "same":
+        if padding == "same" and all(x == 1 for x in s):
+            pad_arg = ", padding='same'"  # torch splits odd totals like TensorFlow: extra at the end
+        elif padding == "same":
             pads = [_same_pads(spatial[i], k[i], s[i], d[i], layer) for i in range(n)]
             if all(p[0] == p[1] for p in pads):
                 if any(p[0] for p in pads):
-                    pad_arg = ", padding=" + (str(pads[0][0]) if n == 1 else _tuple(p[0] for p in pads))
+                    pad_arg = ", padding=" + _compact(p[0] for p in pads)
             else:
-                # torch pads symmetrically; TensorFlow puts the odd pixel at the end
                 flat = [v for p in reversed(pads) for v in p]
-                forward.append(f"x = F.pad(x, {_tuple(flat)})")
+                forward.append(f"x = F.pad(x, {_tuple(flat)})  # TensorFlow's 'same': the odd pixel goes at the end")
         out_shape = tuple(_conv_out(spatial[i], k[i], s[i], d[i], padding) for i in range(n)) + (filters,)
         out = Tensor(out_shape, TORCH)
         bias = args.value("use_bias")
-        ksz = str(k[0]) if n == 1 else _tuple(k)
+        ksz = _compact(k)
         extra = ""
         if any(x != 1 for x in s):
-            extra += ", stride=" + (str(s[0]) if n == 1 else _tuple(s))
+            extra += ", stride=" + _compact(s)
         extra += pad_arg
         if any(x != 1 for x in d):
-            extra += ", dilation=" + (str(d[0]) if n == 1 else _tuple(d))
+            extra += ", dilation=" + _compact(d)
         if not bias:
             extra += ", bias=False"
         forward.append(f"x = {_activation(args, '{m}(x)', out)}")
@@ -318,6 +319,12 @@ def _conv(n: int):
         )
 
     return build
+
+
+def _compact(items) -> str:
+    """``3`` for (3, 3): what a torch user writes when every axis agrees."""
+    items = list(items)
+    return str(items[0]) if len(set(items)) == 1 else _tuple(items)
 
 
 def _tuple(items) -> str:
@@ -342,12 +349,12 @@ def _pool(n: int, kind: str):
                 if kind == "average":
                     raise Unsupported(f"{layer}(padding='same') that needs padding is not supported yet")
                 flat = [v for p in reversed(pads) for v in p]
-                forward.append(f"x = F.pad(x, {_tuple(flat)}, value=float('-inf'))")
+                forward.append(f"x = F.pad(x, {_tuple(flat)}, value=float('-inf'))  # TensorFlow's 'same' pooling")
         elif padding != "valid":
             raise Unsupported(f"{layer}(padding={padding!r}) is not supported yet")
-        ksz = str(k[0]) if n == 1 else (str(k[0]) if len(set(k)) == 1 else _tuple(k))
+        ksz = _compact(k)
         if s != k:
-            extra = ", stride=" + (str(s[0]) if n == 1 or len(set(s)) == 1 else _tuple(s))
+            extra = ", stride=" + _compact(s)
         out_shape = tuple(_conv_out(spatial[i], k[i], s[i], 1, padding) for i in range(n)) + (shape[-1],)
         cls = "MaxPool" if kind == "max" else "AvgPool"
         forward.append("x = {m}(x)")
@@ -580,24 +587,35 @@ def _global_spec(n: int, kind: str, name: str) -> LayerSpec:
     )
 
 
+_RNN_NOTES = {
+    "LSTM": "batch_first; one Keras bias -> bias_ih (bias_hh zero); forget bias 1 at init",
+    "GRU": "reset_after=True only; gates (z, r, h) reordered to torch's (r, z, n)",
+    "SimpleRNN": "tanh or relu",
+}
+
+
 def _recurrent_spec(kind: str) -> LayerSpec:
     return LayerSpec(
         kind, RECURRENT_PARAMS, {"units": None, **_RECURRENT_DEFAULTS}, _recurrent(kind), torch=_RNN[kind][0], layout=KERAS,
+        note=_RNN_NOTES[kind],
         extra=tuple(k for k in _RECURRENT_DEFAULTS if k not in RECURRENT_PARAMS),
     )
 
 
 _SPECS = [
-    LayerSpec("Dense", ("units", "activation", "use_bias"), {"activation": None, "use_bias": True}, _dense, torch="nn.Linear", layout=KERAS),
+    LayerSpec("Dense", ("units", "activation", "use_bias"), {"activation": None, "use_bias": True}, _dense, torch="nn.Linear", layout=KERAS, note="glorot-uniform kernel, zero bias"),
     LayerSpec("Dropout", ("rate", "noise_shape", "seed"), {"noise_shape": None, "seed": None}, _dropout, torch="nn.Dropout"),
-    LayerSpec("Flatten", ("data_format",), {"data_format": None}, _flatten, torch="Tensor.flatten", layout=KERAS),
+    LayerSpec("Flatten", ("data_format",), {"data_format": None}, _flatten, torch="Tensor.flatten", layout=KERAS,
+              note="after convolutions the tensor is permuted back to channels-last first, so the next Dense keeps Keras' row order"),
     LayerSpec("Reshape", ("target_shape",), {}, _reshape, torch="Tensor.reshape", layout=KERAS),
     LayerSpec("Activation", ("activation",), {}, _activation_layer, torch="torch activation functions"),
     LayerSpec("ReLU", ("max_value", "negative_slope", "threshold"), {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}, _relu, torch="torch.relu"),
     LayerSpec("LeakyReLU", ("negative_slope",), {"negative_slope": 0.3}, _leaky_relu, torch="F.leaky_relu", extra=("alpha",), note="Keras' default slope 0.3 is kept"),
     LayerSpec("Softmax", ("axis",), {"axis": -1}, _softmax, torch="torch.softmax"),
-    LayerSpec("Conv1D", _CONV_PARAMS, {**_CONV_DEFAULTS}, _conv(1), torch="nn.Conv1d", layout=TORCH),
-    LayerSpec("Conv2D", _CONV_PARAMS, {**_CONV_DEFAULTS, "strides": (1, 1), "dilation_rate": (1, 1)}, _conv(2), torch="nn.Conv2d", layout=TORCH),
+    LayerSpec("Conv1D", _CONV_PARAMS, {**_CONV_DEFAULTS}, _conv(1), torch="nn.Conv1d", layout=TORCH,
+              note="(N, L, C) input permuted to (N, C, L); strided 'same' padded like TensorFlow"),
+    LayerSpec("Conv2D", _CONV_PARAMS, {**_CONV_DEFAULTS, "strides": (1, 1), "dilation_rate": (1, 1)}, _conv(2), torch="nn.Conv2d", layout=TORCH,
+              note="NHWC input permuted to NCHW; strided 'same' padded like TensorFlow"),
     _pool_spec(1, "max", "MaxPooling1D"),
     _pool_spec(2, "max", "MaxPooling2D"),
     _pool_spec(1, "average", "AveragePooling1D"),
@@ -616,7 +634,8 @@ _SPECS = [
         {"axis": -1, "epsilon": 0.001, "center": True, "scale": True, "rms_scaling": False}, _layer_norm,
         torch="nn.LayerNorm", note="eps 1e-3 kept", layout=KERAS,
     ),
-    LayerSpec("Embedding", ("input_dim", "output_dim"), {"mask_zero": False}, _embedding, torch="nn.Embedding", extra=("mask_zero",), layout=KERAS),
+    LayerSpec("Embedding", ("input_dim", "output_dim"), {"mask_zero": False}, _embedding, torch="nn.Embedding", extra=("mask_zero",), layout=KERAS,
+              note="uniform(-0.05, 0.05) init; mask_zero is not supported"),
     _recurrent_spec("LSTM"),
     _recurrent_spec("GRU"),
     _recurrent_spec("SimpleRNN"),

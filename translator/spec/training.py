@@ -25,6 +25,8 @@ class OptimizerSpec:
     #: (torch keyword, Keras argument pair) emitted as a tuple, e.g. Adam's betas
     pairs: dict[str, tuple[str, str]] = field(default_factory=dict)
     caveat: str = ""
+    #: torch's own defaults, to leave out keywords that would repeat them
+    torch_defaults: dict[str, object] = field(default_factory=dict)
 
 
 _COMMON = {
@@ -35,11 +37,12 @@ _COMMON = {
 _IGNORED = {"name": None}
 
 
-def _opt(keras, torch, params, defaults, rename, pairs=None, caveat="", decoupled_wd=False):
+def _opt(keras, torch, params, defaults, rename, pairs=None, caveat="", decoupled_wd=False, torch_defaults=None):
     rename = {**rename, "name": "-"}
     if decoupled_wd:
         rename["weight_decay"] = "weight_decay"
-    return OptimizerSpec(keras, torch, params, {**_COMMON, **defaults}, rename, pairs or {}, caveat)
+    return OptimizerSpec(keras, torch, params, {**_COMMON, **defaults}, rename, pairs or {}, caveat,
+                         torch_defaults or {})
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
@@ -47,31 +50,38 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
     for s in [
         _opt("SGD", "torch.optim.SGD", ("learning_rate", "momentum", "nesterov"),
              {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
-             {"learning_rate": "lr", "momentum": "momentum", "nesterov": "nesterov"}),
+             {"learning_rate": "lr", "momentum": "momentum", "nesterov": "nesterov"},
+             torch_defaults={'momentum': 0.0, 'nesterov': False}),
         _opt("Adam", "torch.optim.Adam", ("learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad"),
              {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": False},
              {"learning_rate": "lr", "epsilon": "eps", "amsgrad": "amsgrad"},
              pairs={"betas": ("beta_1", "beta_2")},
-             caveat="Keras applies epsilon before Adam's bias correction, torch after; they differ only for tiny gradients"),
+             caveat="Keras applies epsilon before Adam's bias correction, torch after; they differ only for tiny gradients",
+             torch_defaults={'betas': (0.9, 0.999), 'eps': 1e-08, 'amsgrad': False}),
         _opt("AdamW", "torch.optim.AdamW", ("learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad"),
              {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": False},
              {"learning_rate": "lr", "epsilon": "eps", "amsgrad": "amsgrad"},
              pairs={"betas": ("beta_1", "beta_2")}, decoupled_wd=True,
-             caveat="Keras applies epsilon before Adam's bias correction, torch after; they differ only for tiny gradients"),
+             caveat="Keras applies epsilon before Adam's bias correction, torch after; they differ only for tiny gradients",
+             torch_defaults={'betas': (0.9, 0.999), 'eps': 1e-08, 'amsgrad': False, 'weight_decay': 0.01}),
         _opt("RMSprop", "torch.optim.RMSprop", ("learning_rate", "rho", "momentum", "epsilon", "centered"),
              {"learning_rate": 0.001, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-07, "centered": False},
              {"learning_rate": "lr", "rho": "alpha", "momentum": "momentum", "epsilon": "eps", "centered": "centered"},
-             caveat="Keras adds epsilon inside the square root, torch outside; they differ only for tiny gradients"),
+             caveat="Keras adds epsilon inside the square root, torch outside; they differ only for tiny gradients",
+             torch_defaults={'alpha': 0.99, 'eps': 1e-08, 'momentum': 0.0, 'centered': False}),
         _opt("Adagrad", "torch.optim.Adagrad", ("learning_rate", "initial_accumulator_value", "epsilon"),
              {"learning_rate": 0.001, "initial_accumulator_value": 0.1, "epsilon": 1e-07},
              {"learning_rate": "lr", "initial_accumulator_value": "initial_accumulator_value", "epsilon": "eps"},
-             caveat="Keras adds epsilon inside the square root, torch outside; they differ only for tiny gradients"),
+             caveat="Keras adds epsilon inside the square root, torch outside; they differ only for tiny gradients",
+             torch_defaults={'initial_accumulator_value': 0.0, 'eps': 1e-10}),
         _opt("Adadelta", "torch.optim.Adadelta", ("learning_rate", "rho", "epsilon"),
              {"learning_rate": 0.001, "rho": 0.95, "epsilon": 1e-07},
-             {"learning_rate": "lr", "rho": "rho", "epsilon": "eps"}),
+             {"learning_rate": "lr", "rho": "rho", "epsilon": "eps"},
+             torch_defaults={'rho': 0.9, 'eps': 1e-06}),
         _opt("Adamax", "torch.optim.Adamax", ("learning_rate", "beta_1", "beta_2", "epsilon"),
              {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07},
-             {"learning_rate": "lr", "epsilon": "eps"}, pairs={"betas": ("beta_1", "beta_2")}),
+             {"learning_rate": "lr", "epsilon": "eps"}, pairs={"betas": ("beta_1", "beta_2")},
+             torch_defaults={'betas': (0.9, 0.999), 'eps': 1e-08}),
     ]
 }
 
@@ -80,14 +90,21 @@ OPTIMIZER_STRINGS = {k.lower(): k for k in OPTIMIZERS}
 
 
 def optimizer_call(spec: OptimizerSpec, given: dict[str, Value], params_expr: str) -> tuple[str, list[str]]:
-    """The torch optimizer constructor for Keras arguments ``given``, and its caveats."""
+    """The torch optimizer constructor for Keras arguments ``given``, and its caveats.
+
+    Keywords are written in Keras' order; one is left out only when Keras' value is
+    also torch's default, so every Keras default that differs from torch is explicit.
+    """
+    for name in given:
+        if name not in spec.defaults:
+            raise Unsupported(f"{spec.keras} got an unknown argument {name!r}")
     kwargs: list[str] = []
-    used = set()
-    for torch_kw, (a, b) in spec.pairs.items():
-        kwargs.append(f"{torch_kw}=({_text(spec, given, a)}, {_text(spec, given, b)})")
-        used |= {a, b}
     for name in spec.params + tuple(k for k in spec.defaults if k not in spec.params):
-        if name in used:
+        pair = next(((kw, ab) for kw, ab in spec.pairs.items() if name in ab), None)
+        if pair is not None:
+            kw, (a, b) = pair
+            if name == a and (a in given or b in given or spec.torch_defaults.get(kw) != (spec.defaults[a], spec.defaults[b])):
+                kwargs.append(f"{kw}=({_text(spec, given, a)}, {_text(spec, given, b)})")
             continue
         target = spec.rename.get(name)
         value = given.get(name)
@@ -97,11 +114,13 @@ def optimizer_call(spec: OptimizerSpec, given: dict[str, Value], params_expr: st
             if value is not None and (not value.known or value.value != spec.defaults.get(name)):
                 raise Unsupported(f"{spec.keras}({name}={value.text}) has no faithful torch equivalent in tfpt yet")
             continue
+        if name not in given and target != "lr" and spec.torch_defaults.get(target, _MISSING) == spec.defaults[name]:
+            continue
         kwargs.append(f"{target}={_text(spec, given, name)}")
-    for name in given:
-        if name not in spec.defaults:
-            raise Unsupported(f"{spec.keras} got an unknown argument {name!r}")
     return f"{spec.torch}({params_expr}, {', '.join(kwargs)})", [spec.caveat] if spec.caveat else []
+
+
+_MISSING = object()
 
 
 def _text(spec: OptimizerSpec, given: dict[str, Value], name: str) -> str:

@@ -1,0 +1,133 @@
+"""The ``tfpt`` command line.
+
+Exit codes: 0 success; 1 when ``--strict`` finds TODOs, ``--check`` finds a change,
+or ``verify`` finds a difference; 2 for bad input (nothing is written then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+import tempfile
+import tokenize
+from io import BytesIO
+from pathlib import Path
+
+from .diagnostics import InputError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def read_source(path: str) -> str:
+    """The text of ``path`` (``-``: stdin), honouring PEP 263; InputError when unreadable."""
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory (tfpt translate takes one file)") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
+        return data.decode(encoding)
+    except (SyntaxError, LookupError) as e:
+        raise InputError(f"{path}: cannot tell the file's encoding: {e}") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not valid {e.encoding} (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename: never a half-written output."""
+    path = path.resolve()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _translate(args) -> int:
+    from .translate import translate_source
+
+    source = read_source(args.file)
+    shown = "<stdin>" if args.file == "-" else args.file
+    if args.output and args.output != "-" and args.file != "-":
+        if Path(args.output).resolve() == Path(args.file).resolve() and not args.in_place:
+            raise InputError(f"{args.output}: is the input file; pass --in-place to overwrite it")
+    if args.in_place and args.file == "-":
+        raise InputError("--in-place needs a file, not stdin")
+    result = translate_source(source, shown)
+    for d in result.diagnostics:
+        print(d.render(shown) + ("" if d.severity == "todo" else " (note)"), file=sys.stderr)
+    changed = result.code != source
+    todos = len(result.todos)
+    if args.check:
+        status = "would change" if changed else "unchanged"
+        print(f"tfpt: {shown}: {status}; {result.translated} constructs translated, {todos} TODO(s)", file=sys.stderr)
+        return EXIT_FINDINGS if changed else EXIT_OK
+    if args.diff:
+        sys.stdout.writelines(difflib.unified_diff(
+            source.splitlines(keepends=True), result.code.splitlines(keepends=True),
+            fromfile=shown, tofile=args.output or shown))
+    elif args.in_place:
+        if changed:
+            write_atomic(Path(args.file), result.code)
+    elif args.output and args.output != "-":
+        write_atomic(Path(args.output), result.code)
+    else:
+        sys.stdout.write(result.code)
+        sys.stdout.flush()
+    print(f"tfpt: {shown}: {result.translated} constructs translated, {todos} TODO(s)", file=sys.stderr)
+    if args.strict and todos:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _verify(args) -> int:
+    from converters.verify import verify_file
+
+    return verify_file(args.file, train_steps=args.train_steps)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tfpt", description="Move Keras code and weights to PyTorch.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("translate", help="rewrite a Keras script as PyTorch")
+    t.add_argument("file", help="the Keras script; - reads stdin")
+    t.add_argument("-o", "--output", help="where to write the translation (default: stdout); - is stdout")
+    mode = t.add_mutually_exclusive_group()
+    mode.add_argument("--diff", action="store_true", help="print a unified diff instead of the translation")
+    mode.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file would change")
+    mode.add_argument("--in-place", action="store_true", help="overwrite FILE with its translation")
+    t.add_argument("--strict", action="store_true", help="exit 1 when anything is left as TODO(tfpt)")
+    t.set_defaults(run=_translate)
+
+    v = sub.add_parser("verify", help="prove a translation: same weights, same inputs, same outputs")
+    v.add_argument("file", help="the Keras script")
+    v.add_argument("--train-steps", type=int, default=0, metavar="N",
+                   help="also run N optimizer steps on both sides and compare the losses")
+    v.set_defaults(run=_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except InputError as e:
+        print(f"tfpt: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
