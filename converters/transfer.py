@@ -130,7 +130,7 @@ def _pairs(keras_layers_weights, torch_weights):
     keras_side = [(i, ws) for i, ws in enumerate(keras_layers_weights) if len(ws)]
     torch_side = [(attr, rules) for attr, rules in torch_weights if rules]
     if len(keras_side) != len(torch_side):
-        k = ", ".join(f"#{i} ({_last(ws[0][0])[-2] if len(_last(ws[0][0])) > 1 else ws[0][0]})" for i, ws in keras_side)
+        k = ", ".join(f"#{i} ({ws[0][0]}...)" for i, ws in keras_side)
         t = ", ".join(attr for attr, _ in torch_side)
         raise ValueError(f"{len(keras_side)} Keras layers with weights [{k}] but {len(torch_side)} "
                          f"torch modules with weights [{t}]")

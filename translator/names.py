@@ -2,15 +2,13 @@
 
 ``tf.keras.layers.Dense``, ``keras.layers.Dense``, ``from tensorflow.keras.layers
 import Dense`` and ``from tensorflow.keras import layers as L; L.Dense`` all become
-``keras.layers.Dense``. Other TensorFlow names become ``tf.<path>``. Resolution goes
-through LibCST's QualifiedNameProvider, so names are matched as bindings, never as text.
+``keras.layers.Dense``. Other TensorFlow names become ``tf.<path>``. Names are matched
+through what the imports bind, never as text.
 """
 
 from __future__ import annotations
 
 import libcst as cst
-from libcst.metadata import QualifiedNameProvider, QualifiedNameSource
-from libcst.metadata.base_provider import LazyValue
 
 #: prefixes under which Keras' public API lives (longest first)
 _KERAS_PREFIXES = (
@@ -70,19 +68,62 @@ def _fold(name: str) -> str:
     return ".".join(parts)
 
 
-def qualified_names(wrapper_metadata, node: cst.CSTNode) -> set[str]:
-    """Canonical framework names ``node`` refers to (empty when it is not one)."""
-    found = set()
-    value = wrapper_metadata.get(QualifiedNameProvider, {}).get(node, ())
-    if isinstance(value, LazyValue):
-        value = value()
-    for q in value:
-        if q.source is QualifiedNameSource.LOCAL:
-            continue
-        c = canonical(q.name)
-        if c is not None:
-            found.add(c)
-    return found
+class Bindings:
+    """What each imported name is bound to, collected from every import in the module.
+
+    ``import tensorflow as tf`` binds ``tf`` to ``tensorflow``; ``from keras import
+    layers as L`` binds ``L`` to ``keras.layers``. A name is resolved by following its
+    binding, then its attribute chain: ``L.Dense`` -> ``keras.layers.Dense``. One pass
+    over the imports instead of full scope analysis keeps translation fast; a local
+    variable that shadows an imported module name is the case it cannot see.
+    """
+
+    def __init__(self):
+        self.imported: dict[str, str] = {}
+
+    def add_import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = alias.evaluated_name
+            if alias.asname is not None:
+                self.imported[alias.evaluated_alias] = full
+            else:
+                head = full.split(".")[0]
+                self.imported[head] = head
+
+    def add_import_from(self, node: cst.ImportFrom) -> None:
+        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+            return
+        module = dotted(node.module)
+        if module is None:
+            return
+        for alias in node.names:
+            local = alias.evaluated_alias or alias.evaluated_name
+            self.imported[local] = f"{module}.{alias.evaluated_name}"
+
+    def qualified(self, node: cst.CSTNode) -> str | None:
+        """The qualified name ``node`` refers to through an import, or None."""
+        parts = dotted(node)
+        if parts is None:
+            return None
+        head, _, rest = parts.partition(".")
+        base = self.imported.get(head)
+        if base is None:
+            return None
+        return f"{base}.{rest}" if rest else base
+
+    def canonical(self, node: cst.CSTNode) -> str | None:
+        q = self.qualified(node)
+        return None if q is None else canonical(q)
+
+
+def dotted(node: cst.CSTNode) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain; None for anything else."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
 
 
 def is_framework_module(module: str) -> bool:

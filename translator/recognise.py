@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, QualifiedNameProvider
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from . import emit_torch, names
 from .diagnostics import Diagnostic
@@ -65,7 +65,11 @@ def camel_case(name: str) -> str:
 class Recogniser:
     def __init__(self, wrapper: MetadataWrapper):
         self.module = wrapper.module
-        self.meta = wrapper.resolve_many([QualifiedNameProvider, PositionProvider, ParentNodeProvider])
+        self.wrapper = wrapper
+        self._positions = None
+        self.bindings = names.Bindings()
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self._index(self.module)
         self.constants = Constants(self.module)
         self.plan = Plan()
         self.model_vars: set[str] = set()
@@ -78,19 +82,40 @@ class Recogniser:
 
     # ------------------------------------------------------------------ metadata helpers
 
-    def names(self, node) -> set[str]:
-        return names.qualified_names(self.meta, node)
+    def _index(self, module: cst.Module) -> None:
+        """One pass: every node's parent, and every import's bindings."""
+        parents = self.parents
+        bindings = self.bindings
+        stack: list[cst.CSTNode] = []
+
+        class Index(cst.CSTVisitor):
+            def on_visit(self, node):
+                if stack:
+                    parents[node] = stack[-1]
+                stack.append(node)
+                if isinstance(node, cst.Import):
+                    bindings.add_import(node)
+                elif isinstance(node, cst.ImportFrom):
+                    bindings.add_import_from(node)
+                return True
+
+            def on_leave(self, node):
+                stack.pop()
+
+        module.visit(Index())
 
     def name(self, node) -> str | None:
-        found = self.names(node)
-        return min(found) if found else None
+        """The canonical framework name ``node`` refers to, or None."""
+        return self.bindings.canonical(node)
 
     def pos(self, node) -> tuple[int, int]:
-        p = self.meta[PositionProvider][node].start
+        if self._positions is None:  # only when there is something to report
+            self._positions = self.wrapper.resolve(PositionProvider)
+        p = self._positions[node].start
         return p.line, p.column + 1
 
     def parent(self, node):
-        return self.meta[ParentNodeProvider].get(node)
+        return self.parents.get(node)
 
     def statement_of(self, node):
         while node is not None and not isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):

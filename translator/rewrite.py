@@ -130,12 +130,28 @@ class _Usage(cst.CSTVisitor):
         self.bound.add(node.name.value)
 
 
+def _bound_names(module: cst.Module) -> set[str]:
+    usage = _Usage()
+    for stmt in module.body:
+        if _is_import(stmt):
+            stmt.visit(usage)
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            usage.bound.add(stmt.name.value)
+    return usage.bound
+
+
 class _DropFrameworkImports(cst.CSTTransformer):
     """Removes TensorFlow/Keras import aliases nothing uses any more."""
 
     def __init__(self, used: set[str]):
         self.used = used
-        self.first_position: int | None = None
+
+    def visit_SimpleStatementLine(self, node):
+        # imports are statements of their own: no need to walk into expressions
+        return any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in node.body)
+
+    def visit_ClassDef(self, node):
+        return True
 
     def leave_Import(self, original, updated):
         keep = [a for a in updated.names
@@ -190,22 +206,17 @@ def _is_import(stmt) -> bool:
 
 def settle_imports(module: cst.Module, helpers: set[str]) -> cst.Module:
     """Drop unused framework imports; add torch imports and the runtime helpers."""
-    helper_source, _ = select.helpers_source(helpers) if helpers else ("", set())
-    helper_stmts = list(cst.parse_module(helper_source).body) if helper_source else []
+    helper_stmts = select.helper_statements(helpers) if helpers else []
+    helper_names = select.names_used(helpers) if helpers else set()
 
     # where the framework imports were: the new imports go there
     anchor = next((i for i, s in enumerate(module.body) if _is_framework_import(s)), None)
     usage = _Usage()
     module.visit(usage)
-    for s in helper_stmts:
-        s.visit(usage)
+    usage.used |= helper_names
     module = module.visit(_DropFrameworkImports(usage.used))
-
-    usage_after = _Usage()
-    module.visit(usage_after)
-    for s in helper_stmts:
-        s.visit(usage_after)
-    needed = [imp for name, imp in TORCH_IMPORTS.items() if name in usage_after.used and name not in usage_after.bound]
+    bound_after = _bound_names(module)
+    needed = [imp for name, imp in TORCH_IMPORTS.items() if name in usage.used and name not in bound_after]
 
     body = list(module.body)
     if anchor is None or anchor > len(body):

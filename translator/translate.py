@@ -53,7 +53,7 @@ def translate_source(source: str, path: str = "<stdin>") -> Result:
         parse(source, path)  # still report a syntax error: the user asked about this file
         return Result(source)
     module = parse(source, path)
-    wrapper = MetadataWrapper(module)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     plan = Recogniser(wrapper).run()
     if not (plan.replace_stmt or plan.replace_call or plan.todos or plan.insert_before):
         return Result(source, sorted(plan.diagnostics))

@@ -57,6 +57,29 @@ def closure(names: set[str]) -> list[str]:
     return [n for n in order if n in seen]
 
 
+@lru_cache(maxsize=1)
+def _parsed() -> dict:
+    import libcst as cst
+
+    module = cst.parse_module(TEMPLATE.read_text(encoding="utf-8"))
+    return {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
+
+
+def helper_statements(names: set[str]) -> list:
+    """The helpers ``names`` need as LibCST statements (parsed once per process)."""
+    parsed = _parsed()
+    return [parsed[n] for n in closure(names)]
+
+
+def names_used(names: set[str]) -> set[str]:
+    """Every name the helpers for ``names`` read (for settling imports)."""
+    _, uses, _ = _template()
+    out = set()
+    for n in closure(names):
+        out |= uses[n]
+    return out
+
+
 def helpers_source(names: set[str]) -> tuple[str, set[str]]:
     """Source of the helpers ``names`` need, and the import aliases that source uses."""
     sources, uses, _ = _template()

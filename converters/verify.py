@@ -1,0 +1,419 @@
+"""``tfpt verify``: prove a translation numerically. Imports neither TensorFlow nor torch.
+
+For every model tfpt translated in a file: rebuild it in Keras (from the IR, with
+concrete values), run seeded synthetic inputs through it, move its weights into the
+translated ``nn.Module`` with ``converters.transfer`` and run the same inputs there.
+Each framework runs in its own worker process (``converters.verify_worker``). With
+``train_steps`` both sides also take that many optimizer steps on the same batches
+(compile as written in the script on the Keras side, the translated compile lines on
+the torch side; dropout off on both) and the per-step losses are compared.
+
+Exit status: 0 when every verified model agrees within tolerance, 1 when one does not
+(or a worker failed), 2 for bad input (unreadable file, syntax error, nothing that
+can be verified).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import tokenize
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import Callable
+
+import libcst as cst
+import numpy as np
+
+from translator.diagnostics import InputError
+from translator.evaluate import _assigned_names, code, evaluate
+from translator.runtime import select
+from translator.spec.values import UNKNOWN
+from translator.translate import translate_source
+
+from . import transfer
+from .keras_source import ConcreteValueError, concrete, input_shape, model_expr
+
+#: float32 forward outputs must agree to this (absolute)
+FORWARD_ABS_TOL = 1e-5
+#: per-step training losses must agree to this (relative)
+LOSS_REL_TOL = 1e-4
+#: after training, forward outputs must agree to this (absolute): the optimizers'
+#: documented epsilon placement and BatchNorm's running-variance estimate differ slightly
+TRAINED_ABS_TOL = 1e-4
+BATCH = 8
+SEED = 0
+#: a free (None) input axis gets this length in the synthetic inputs
+FREE_AXIS = 6
+
+EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
+
+_FRAMEWORK_ROOTS = {"tensorflow", "keras", "tf_keras", "numpy", "math"}
+_TORCH_PRELUDE = ["import math", "import types", "import numpy as np", "import torch", "from torch import nn",
+                  "import torch.nn.functional as F"]
+#: the package root: workers run with it on PYTHONPATH
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class _Job:
+    key: str
+    label: str
+    model: object
+    keras: dict
+    torch: dict
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- reading the script
+
+
+def _read(path: str) -> str:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
+        return data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot decode: {e}") from None
+
+
+def module_constants(module: cst.Module) -> dict[str, object]:
+    """Module-level names bound once to a static value, tuple unpacking included.
+
+    (``vocab_size, seq_len = 500, 30``: the translator's evaluator leaves these unknown;
+    the proof needs their numbers.)
+    """
+    counts = _assigned_names(module.body)
+    values: dict[str, object] = {}
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+                continue
+            target = small.targets[0].target
+            if isinstance(target, cst.Name):
+                names = [target]
+                v = evaluate(small.value, values)
+                v = UNKNOWN if v is UNKNOWN else (v,)
+            elif isinstance(target, (cst.Tuple, cst.List)) and all(
+                    isinstance(el, cst.Element) and isinstance(el.value, cst.Name) for el in target.elements):
+                names = [el.value for el in target.elements]
+                v = evaluate(small.value, values)
+                if not isinstance(v, (tuple, list)) or len(v) != len(names):
+                    v = UNKNOWN
+            else:
+                continue
+            if v is UNKNOWN:
+                continue
+            for n, item in zip(names, v):
+                if counts.get(n.value) == 1:
+                    values[n.value] = item
+    return values
+
+
+def _framework_imports(module: cst.Module) -> list[str]:
+    """Top-level imports of TensorFlow/Keras (and numpy, math) as written."""
+    out = []
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Import):
+                roots = {code(a.name).split(".")[0] for a in small.names}
+            elif isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
+                roots = {code(small.module).split(".")[0]}
+            else:
+                continue
+            if roots <= _FRAMEWORK_ROOTS:
+                out.append(code(small))
+    return out
+
+
+def _imported_names(imports: list[str]) -> set[str]:
+    names = set()
+    for line in imports:
+        for node in ast.walk(ast.parse(line)):
+            if isinstance(node, ast.alias):
+                names.add(node.asname or node.name.split(".")[0])
+    return names
+
+
+def _free_names(expr: cst.CSTNode) -> list[str]:
+    """Names an expression reads (keywords and attribute names excluded)."""
+    found: list[str] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Arg(self, node: cst.Arg):
+            node.value.visit(self)
+            return False
+
+        def visit_Attribute(self, node: cst.Attribute):
+            node.value.visit(self)
+            return False
+
+        def visit_Name(self, node: cst.Name):
+            if node.value not in found and node.value not in ("True", "False", "None"):
+                found.append(node.value)
+
+        def visit_Lambda(self, node):
+            return False
+
+    expr.visit(V())
+    return found
+
+
+def _compile_prelude(args_text: str, module: cst.Module, constants: dict, imported: set[str]) -> str:
+    """Statements binding the names the compile arguments use (``opt = keras.optimizers.SGD(...)``)."""
+    call = cst.parse_expression(f"f(\n{args_text}\n)")
+    single: dict[str, cst.Assign] = {}
+    counts = _assigned_names(module.body)
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (isinstance(small, cst.Assign) and len(small.targets) == 1
+                        and isinstance(small.targets[0].target, cst.Name)
+                        and counts.get(small.targets[0].target.value) == 1):
+                    single[small.targets[0].target.value] = small
+    lines: list[str] = []
+    done: set[str] = set()
+
+    def need(names: list[str], depth: int) -> None:
+        for n in names:
+            if n in done or n in imported or n in ("f",) or hasattr(builtins, n):
+                continue
+            done.add(n)
+            if n in constants:
+                lines.append(f"{n} = {constants[n]!r}")
+            elif n in single and depth < 4:
+                value = single[n].value
+                need(_free_names(value), depth + 1)
+                lines.append(f"{n} = {code(value)}")
+            else:
+                raise ConcreteValueError(f"compile() uses {n!r}, which is not a module-level constant or assignment")
+
+    need(_free_names(call), 0)
+    return "\n".join(lines)
+
+
+def _class_free_names(source: str) -> set[str]:
+    """Globals the emitted class reads (module constants such as ``num_classes``)."""
+    tree = ast.parse(source)
+    loaded, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+    return {n for n in loaded - bound if not hasattr(builtins, n)}
+
+
+def _loss_name(lines: list[str], var: str) -> str | None:
+    for line in lines:
+        m = re.fullmatch(rf"{re.escape(var)}\.loss_fn\s*=\s*(\w+)", line.strip())
+        if m:
+            return m.group(1)
+    return None
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"output shapes differ: Keras {a.shape}, torch {b.shape}")
+    d = np.abs(a - b)
+    scale = np.maximum(np.abs(a), np.abs(b))
+    significant = scale > 1e-6
+    rel = float(np.max(d[significant] / scale[significant])) if significant.any() else 0.0
+    return float(np.max(d)) if d.size else 0.0, rel
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISMATCH"
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+def _plan(result, module: cst.Module, train_steps: int, out) -> tuple[list[_Job], list[str]]:
+    constants = module_constants(module)
+    imports = _framework_imports(module)
+    imported = _imported_names(imports)
+    jobs: list[_Job] = []
+    single_compile = len(result.models) == 1 and len(result.compiles) == 1
+    for n, model in enumerate(result.models):
+        emitted = result.emitted[model.class_name]
+        label = f"model {model.var or model.class_name!r} (class {model.class_name})"
+        try:
+            expr = model_expr(model, constants)
+            shape = input_shape(model, constants)
+            free = _class_free_names(emitted.source) - {"math", "types", "np", "torch", "nn", "F"}
+            unknown = sorted(f for f in free if f not in constants)
+            if unknown:
+                raise ConcreteValueError(f"the class reads {', '.join(unknown)}, which has no static value")
+        except ConcreteValueError as e:
+            out(f"{label}: skipped — {e}")
+            continue
+        notes = []
+        if any(d is None for d in shape):
+            notes.append(f"free input axes set to {FREE_AXIS}")
+            shape = tuple(FREE_AXIS if d is None else d for d in shape)
+        first = model.layers[0] if model.layers else None
+        kind, high = "float", None
+        if first is not None and first.spec.keras == "Embedding":
+            kind = "int"
+            v = first.args.given["input_dim"]
+            try:
+                high = concrete(v.text, v.value, constants, "Embedding(input_dim=...)")
+            except ConcreteValueError as e:
+                out(f"{label}: skipped — {e}")
+                continue
+        key = f"m{n}"
+        keras_spec = {"key": key, "source": expr, "input_shape": list(shape), "input_kind": kind,
+                      "int_high": high, "compile": None, "compile_prelude": "", "loss": None}
+        torch_spec = {"key": key, "class_name": model.class_name, "class_source": emitted.source,
+                      "rules": transfer.rules_to_json(emitted.weights), "var": model.var or "model",
+                      "compile_lines": None}
+        if train_steps:
+            var = model.var if model.var in result.compiles else (
+                next(iter(result.compiles)) if single_compile else None)
+            keras_args = result.keras_compiles.get(var) if var else None
+            if var is None or keras_args is None:
+                notes.append("training skipped: the script's compile() for this model was not translated")
+            else:
+                try:
+                    keras_spec["compile_prelude"] = _compile_prelude(keras_args, module, constants, imported)
+                except ConcreteValueError as e:
+                    notes.append(f"training skipped: {e}")
+                else:
+                    keras_spec["compile"] = keras_args
+                    keras_spec["loss"] = _loss_name(result.compiles[var], var)
+                    torch_spec["compile_lines"] = result.compiles[var]
+                    torch_spec["var"] = var
+        jobs.append(_Job(key, label, model, keras_spec, torch_spec, notes))
+    return jobs, imports
+
+
+def _run_worker(side: str, job: dict, workdir: str) -> tuple[dict, dict, str | None]:
+    job_path = os.path.join(workdir, f"{side}.json")
+    out_path = os.path.join(workdir, f"{side}.npz")
+    with open(job_path, "w", encoding="utf-8") as f:
+        json.dump(job, f)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env["KERAS_BACKEND"] = "tensorflow"
+    proc = subprocess.run([sys.executable, "-m", "converters.verify_worker", side, job_path, out_path],
+                          cwd=workdir, env=env, capture_output=True, text=True)
+    if proc.returncode != 0 or not os.path.exists(out_path):
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        return {}, {}, f"the {side} worker failed (exit {proc.returncode}):\n{tail}"
+    with np.load(out_path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files if k != "__meta__"}
+        meta = json.loads(str(data["__meta__"]))
+    return arrays, meta, None
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.rstrip().splitlines())
+
+
+def verify_file(path: str, train_steps: int = 0, out: Callable[[str], None] = print) -> int:
+    """Verify every translated model in ``path``; returns the exit status (0, 1 or 2)."""
+    if train_steps < 0:
+        out("tfpt verify: --train-steps must be 0 or more")
+        return EXIT_BAD_INPUT
+    try:
+        source = _read(path)
+        result = translate_source(source, path)
+        module = cst.parse_module(source)
+    except InputError as e:
+        out(f"tfpt verify: {e}")
+        return EXIT_BAD_INPUT
+    if not result.models:
+        out(f"tfpt verify: {path}: no translated Keras model to verify")
+        return EXIT_BAD_INPUT
+    jobs, imports = _plan(result, module, train_steps, out)
+    if not jobs:
+        out(f"tfpt verify: {path}: no model could be verified")
+        return EXIT_BAD_INPUT
+
+    keras_job = {"seed": SEED, "batch": BATCH, "train_steps": train_steps, "prelude": "\n".join(imports),
+                 "models": [j.keras for j in jobs]}
+    helpers = ""
+    names = result.helpers & select.available()
+    if train_steps and names:
+        helpers = select.helpers_source(names)[0]
+    constants = module_constants(module)
+    bound = sorted({n for j in jobs for n in _class_free_names(j.torch["class_source"]) if n in constants})
+    torch_prelude = "\n".join(_TORCH_PRELUDE + [f"{n} = {constants[n]!r}" for n in bound]) + "\n\n" + helpers
+
+    with tempfile.TemporaryDirectory(prefix="tfpt-verify-") as workdir:
+        k_arrays, k_meta, k_err = _run_worker("keras", keras_job, workdir)
+        if k_err:
+            out(f"tfpt verify: {path}: {k_err}")
+            return EXIT_MISMATCH
+        torch_job = {"seed": SEED, "prelude": torch_prelude, "keras_npz": os.path.join(workdir, "keras.npz"),
+                     "models": [j.torch for j in jobs]}
+        t_arrays, t_meta, t_err = _run_worker("torch", torch_job, workdir)
+        if t_err:
+            out(f"tfpt verify: {path}: {t_err}")
+            return EXIT_MISMATCH
+
+    all_ok = True
+    for j in jobs:
+        all_ok &= _report(j, train_steps, k_arrays, k_meta.get(j.key, {}), t_arrays, t_meta.get(j.key, {}), out)
+    return EXIT_OK if all_ok else EXIT_MISMATCH
+
+
+def _report(j: _Job, train_steps: int, k_arrays, k_info, t_arrays, t_info, out) -> bool:
+    for side, info in (("Keras", k_info), ("torch", t_info)):
+        if "error" in info:
+            out(f"{j.label}: FAILED on the {side} side:\n{_indent(info['error'])}")
+            return False
+    try:
+        abs_d, rel_d = _diff(k_arrays[f"{j.key}.y"], t_arrays[f"{j.key}.y"])
+    except ValueError as e:
+        out(f"{j.label}: forward {e} — MISMATCH")
+        return False
+    ok = abs_d <= FORWARD_ABS_TOL
+    out(f"{j.label}: forward max abs {abs_d:.1e}, max rel {rel_d:.1e} — {_verdict(ok)}")
+    for note in j.notes:
+        out(f"  {note}")
+    if not train_steps or f"{j.key}.loss" not in k_arrays:
+        return ok
+    if f"{j.key}.loss" not in t_arrays:
+        out("  training: the torch side did not train — MISMATCH")
+        return False
+    dropouts = max(k_info.get("dropout", 0), t_info.get("dropout", 0))
+    if dropouts:
+        out(f"  dropout rate set to 0 on both sides ({dropouts} layer{'s' if dropouts > 1 else ''}) for the training comparison")
+    lk, lt = k_arrays[f"{j.key}.loss"], t_arrays[f"{j.key}.loss"]
+    rel = float(np.max(np.abs(lk - lt) / np.maximum(np.abs(lk), 1e-12)))
+    loss_ok = bool(np.all(np.isfinite(lt))) and rel <= LOSS_REL_TOL
+    out(f"  training {len(lk)} steps: loss keras {lk[-1]:.4f} torch {lt[-1]:.4f}, max rel {rel:.1e} — {_verdict(loss_ok)}")
+    f_abs, f_rel = _diff(k_arrays[f"{j.key}.final"], t_arrays[f"{j.key}.final"])
+    final_ok = f_abs <= TRAINED_ABS_TOL
+    out(f"  after training: forward max abs {f_abs:.1e}, max rel {f_rel:.1e} — {_verdict(final_ok)}")
+    return ok and loss_ok and final_ok
+
+
+__all__ = ["verify_file", "module_constants", "FORWARD_ABS_TOL", "LOSS_REL_TOL", "TRAINED_ABS_TOL"]

@@ -1,0 +1,185 @@
+"""One side of ``tfpt verify``, in its own process: ``python -m converters.verify_worker keras|torch JOB.json OUT.npz``.
+
+Each process imports exactly one framework (TensorFlow and torch must never share a
+process). The Keras side builds the models, makes the synthetic inputs and targets,
+runs them and saves inputs, outputs, losses and every layer's weights; the torch
+side loads those weights through ``converters.transfer`` into the translated classes
+and runs the same inputs. ``OUT.npz`` holds the arrays plus a JSON ``__meta__``
+entry (per model: weight names, dropout count, the error if one happened).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+import numpy as np
+
+
+def _save(path: str, arrays: dict, meta: dict) -> None:
+    np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
+
+
+def _load(path: str) -> tuple[dict, dict]:
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files if k != "__meta__"}
+        meta = json.loads(str(data["__meta__"]))
+    return arrays, meta
+
+
+def _inputs(rng, spec: dict, batch: int) -> np.ndarray:
+    shape = (batch, *spec["input_shape"])
+    if spec["input_kind"] == "int":
+        return rng.integers(0, spec["int_high"], size=shape).astype(np.int64)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _targets(rng, loss: str | None, out_shape: tuple) -> np.ndarray:
+    """Synthetic targets the loss accepts, shaped like the model's output."""
+    loss = loss or ""
+    classes = out_shape[-1]
+    if "sparse_categorical" in loss:
+        return rng.integers(0, classes, size=out_shape[:-1]).astype(np.int64)
+    if "categorical_crossentropy" in loss:
+        labels = rng.integers(0, classes, size=out_shape[:-1])
+        return np.eye(classes, dtype=np.float32)[labels]
+    if "binary_crossentropy" in loss:
+        return rng.integers(0, 2, size=out_shape).astype(np.float32)
+    return rng.standard_normal(out_shape).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- Keras
+
+
+def run_keras(job: dict, out_path: str) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    import keras
+
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict[str, dict] = {}
+    for spec in job["models"]:
+        key = spec["key"]
+        info: dict = {}
+        meta[key] = info
+        try:
+            keras.utils.set_random_seed(job["seed"])
+            rng = np.random.default_rng(job["seed"])
+            model = eval(spec["source"], {"keras": keras})
+            x = _inputs(rng, spec, job["batch"])
+            feed = x.astype(np.int32) if x.dtype.kind == "i" else x
+            y = keras.ops.convert_to_numpy(model(feed, training=False))
+            arrays[f"{key}.x"], arrays[f"{key}.y"] = x, y
+            names = []
+            for i, layer in enumerate(model.layers):
+                layer_names = []
+                for j, w in enumerate(layer.weights):
+                    arrays[f"{key}.w.{i}.{j}"] = keras.ops.convert_to_numpy(w)
+                    layer_names.append(getattr(w, "path", None) or w.name)
+                names.append(layer_names)
+            info["weights"] = names
+            steps = job["train_steps"]
+            if steps and spec.get("compile") is not None:
+                dropouts = [l for l in model.layers if isinstance(l, keras.layers.Dropout)]
+                for layer in dropouts:
+                    layer.rate = 0.0
+                info["dropout"] = len(dropouts)
+                ns: dict = {}
+                exec(job["prelude"], ns)
+                exec(spec["compile_prelude"], ns)
+                ns["__tfpt_model"] = model
+                exec(f"__tfpt_model.compile(\n{spec['compile']}\n)", ns)
+                losses = []
+                for k in range(steps):
+                    xb = _inputs(rng, spec, job["batch"])
+                    yb = _targets(rng, spec["loss"], y.shape)
+                    arrays[f"{key}.tx.{k}"], arrays[f"{key}.ty.{k}"] = xb, yb
+                    feed = xb.astype(np.int32) if xb.dtype.kind == "i" else xb
+                    logs = model.train_on_batch(feed, yb, return_dict=True)
+                    losses.append(float(logs["loss"]))
+                arrays[f"{key}.loss"] = np.array(losses, dtype=np.float64)
+                feed = x.astype(np.int32) if x.dtype.kind == "i" else x
+                arrays[f"{key}.final"] = keras.ops.convert_to_numpy(model(feed, training=False))
+        except Exception:
+            info["error"] = traceback.format_exc(limit=6)
+    _save(out_path, arrays, meta)
+
+
+# --------------------------------------------------------------------------- torch
+
+
+def run_torch(job: dict, out_path: str) -> None:
+    import torch
+    from torch import nn
+
+    from converters import transfer
+
+    keras_arrays, keras_meta = _load(job["keras_npz"])
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict[str, dict] = {}
+    for spec in job["models"]:
+        key = spec["key"]
+        info: dict = {}
+        meta[key] = info
+        try:
+            kinfo = keras_meta.get(key, {})
+            if "error" in kinfo or "weights" not in kinfo:
+                raise RuntimeError("the Keras side failed; nothing to compare")
+            torch.manual_seed(job["seed"])
+            ns: dict = {}
+            exec(job["prelude"], ns)
+            exec(spec["class_source"], ns)
+            model = ns[spec["class_name"]]()
+            keras_weights = [
+                [(name, keras_arrays[f"{key}.w.{i}.{j}"]) for j, name in enumerate(layer)]
+                for i, layer in enumerate(kinfo["weights"])
+            ]
+            expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+            state = transfer.model_to_state_dict(keras_weights, transfer.rules_from_json(spec["rules"]), expected)
+            result = model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
+            transfer.check_load(result.missing_keys, result.unexpected_keys)
+            model.eval()
+            x = torch.from_numpy(keras_arrays[f"{key}.x"])
+            with torch.no_grad():
+                arrays[f"{key}.y"] = model(x).numpy()
+            if f"{key}.loss" in keras_arrays and spec.get("compile_lines"):
+                dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+                for m in dropouts:
+                    m.p = 0.0
+                info["dropout"] = len(dropouts)
+                ns[spec["var"]] = model
+                exec("\n".join(spec["compile_lines"]), ns)
+                model.train()
+                losses = []
+                for k in range(len(keras_arrays[f"{key}.loss"])):
+                    xb = torch.from_numpy(keras_arrays[f"{key}.tx.{k}"])
+                    yb = torch.from_numpy(keras_arrays[f"{key}.ty.{k}"])
+                    model.optimizer.zero_grad()
+                    loss = model.loss_fn(model(xb), yb)
+                    loss.backward()
+                    model.optimizer.step()
+                    losses.append(float(loss.item()))
+                arrays[f"{key}.loss"] = np.array(losses, dtype=np.float64)
+                model.eval()
+                with torch.no_grad():
+                    arrays[f"{key}.final"] = model(x).numpy()
+        except Exception:
+            info["error"] = traceback.format_exc(limit=6)
+    _save(out_path, arrays, meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 3 or argv[0] not in ("keras", "torch"):
+        print("usage: python -m converters.verify_worker keras|torch JOB.json OUT.npz", file=sys.stderr)
+        return 2
+    with open(argv[1], encoding="utf-8") as f:
+        job = json.load(f)
+    (run_keras if argv[0] == "keras" else run_torch)(job, argv[2])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
