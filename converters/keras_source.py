@@ -50,7 +50,9 @@ def _arg_source(name: str, v: Value, where: str, constants) -> str:
 def layer_source(kind: str, args: Args, constants: Mapping[str, object] | None = None, where: str = "") -> str:
     """``keras.layers.<kind>(name=value, ...)`` for bound ``args`` (inner layers rebuilt recursively)."""
     where = where or kind
-    parts = [f"{k}={_arg_source(k, v, where, constants)}" for k, v in args.given.items() if k not in _DROPPED]
+    # Embedding's input_dim is its own argument; elsewhere it is Keras 2's input-shape shorthand
+    dropped = _DROPPED - set(args.spec.params)
+    parts = [f"{k}={_arg_source(k, v, where, constants)}" for k, v in args.given.items() if k not in dropped]
     return f"keras.layers.{kind}({', '.join(parts)})"
 
 

@@ -410,6 +410,8 @@ def _report(j: _Job, train_steps: int, k_arrays, k_info, t_arrays, t_info, out) 
     rel = float(np.max(np.abs(lk - lt) / np.maximum(np.abs(lk), 1e-12)))
     loss_ok = bool(np.all(np.isfinite(lt))) and rel <= LOSS_REL_TOL
     out(f"  training {len(lk)} steps: loss keras {lk[-1]:.4f} torch {lt[-1]:.4f}, max rel {rel:.1e} — {_verdict(loss_ok)}")
+    if not loss_ok:
+        out(f"    per-step losses: keras [{', '.join(f'{v:.7g}' for v in lk)}], torch [{', '.join(f'{v:.7g}' for v in lt)}]")
     f_abs, f_rel = _diff(k_arrays[f"{j.key}.final"], t_arrays[f"{j.key}.final"])
     final_ok = f_abs <= TRAINED_ABS_TOL
     out(f"  after training: forward max abs {f_abs:.1e}, max rel {f_rel:.1e} — {_verdict(final_ok)}")

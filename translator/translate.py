@@ -6,6 +6,7 @@ TensorFlow nor torch.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
@@ -43,6 +44,11 @@ def parse(source: str, path: str = "<stdin>") -> cst.Module:
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as e:
+        # Python's own parser words the error best and points at the right column
+        try:
+            compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        except SyntaxError as py:
+            raise InputError(f"{path}:{py.lineno}:{py.offset}: syntax error: {py.msg}") from None
         message = str(e.message).splitlines()[0] if e.message else "invalid syntax"
         raise InputError(f"{path}:{e.raw_line}:{e.raw_column + 1}: syntax error: {message}") from None
 
