@@ -45,9 +45,11 @@ from .keras_source import ConcreteValueError, concrete, input_shape, model_expr
 FORWARD_ABS_TOL = 1e-5
 #: per-step training losses must agree to this (relative)
 LOSS_REL_TOL = 1e-4
-#: after training, forward outputs must agree to this (absolute): the optimizers'
-#: documented epsilon placement and BatchNorm's running-variance estimate differ slightly
-TRAINED_ABS_TOL = 1e-4
+#: after training, eval-mode outputs must agree to this (absolute, times the output scale
+#: when that is above 1). Looser than the forward check: the optimizers' documented epsilon
+#: placement (Adam, RMSprop) and torch BatchNorm's unbiased running variance move the
+#: trained weights by ~1e-4 in N steps; a wrong BatchNorm momentum moves them by ~1e-1.
+TRAINED_ABS_TOL = 1e-3
 BATCH = 8
 SEED = 0
 #: a free (None) input axis gets this length in the synthetic inputs
@@ -413,7 +415,8 @@ def _report(j: _Job, train_steps: int, k_arrays, k_info, t_arrays, t_info, out) 
     if not loss_ok:
         out(f"    per-step losses: keras [{', '.join(f'{v:.7g}' for v in lk)}], torch [{', '.join(f'{v:.7g}' for v in lt)}]")
     f_abs, f_rel = _diff(k_arrays[f"{j.key}.final"], t_arrays[f"{j.key}.final"])
-    final_ok = f_abs <= TRAINED_ABS_TOL
+    scale = max(1.0, float(np.max(np.abs(k_arrays[f"{j.key}.final"]), initial=0.0)))
+    final_ok = f_abs <= TRAINED_ABS_TOL * scale
     out(f"  after training: forward max abs {f_abs:.1e}, max rel {f_rel:.1e} — {_verdict(final_ok)}")
     return ok and loss_ok and final_ok
 

@@ -170,7 +170,7 @@ class Recogniser:
                     found.append((node, parent.targets[0].target.value, stmt))
                 elif isinstance(parent, cst.Return):
                     fn = module.function_of(node)
-                    found.append((node, None if fn is None else fn.name.value, stmt))
+                    found.append((node, None, stmt))
                     if fn is not None:
                         module.model_funcs.add(fn.name.value)
                 else:

@@ -145,6 +145,7 @@ class _DropFrameworkImports(cst.CSTTransformer):
 
     def __init__(self, used: set[str]):
         self.used = used
+        self.removed_comments: list[cst.EmptyLine] = []
 
     def visit_SimpleStatementLine(self, node):
         # imports are statements of their own: no need to walk into expressions
@@ -172,6 +173,8 @@ class _DropFrameworkImports(cst.CSTTransformer):
 
     def leave_SimpleStatementLine(self, original, updated):
         if not updated.body:
+            if not self.removed_comments and any(l.comment for l in original.leading_lines):
+                self.removed_comments = list(original.leading_lines)
             return cst.RemovalSentinel.REMOVE
         return updated
 
@@ -214,7 +217,8 @@ def settle_imports(module: cst.Module, helpers: set[str]) -> cst.Module:
     usage = _Usage()
     module.visit(usage)
     usage.used |= helper_names
-    module = module.visit(_DropFrameworkImports(usage.used))
+    dropper = _DropFrameworkImports(usage.used)
+    module = module.visit(dropper)
     bound_after = _bound_names(module)
     needed = [imp for name, imp in TORCH_IMPORTS.items() if name in usage.used and name not in bound_after]
 
@@ -240,10 +244,13 @@ def settle_imports(module: cst.Module, helpers: set[str]) -> cst.Module:
             nxt = body[end]
             if sum(1 for l in nxt.leading_lines if l.comment is None) < 2:
                 body[end] = nxt.with_changes(leading_lines=[*_TWO_BLANKS, *nxt.leading_lines])
-    if new_imports and anchor < len(body) and body[anchor].leading_lines and anchor == _first_stmt(body):
-        # keep a leading comment block above the imports
-        new_imports[0] = new_imports[0].with_changes(leading_lines=body[anchor].leading_lines)
-        body[anchor] = body[anchor].with_changes(leading_lines=[])
+    if dropper.removed_comments:
+        # comments above a removed TensorFlow import stay where they were
+        if new_imports:
+            new_imports[0] = new_imports[0].with_changes(leading_lines=dropper.removed_comments)
+        elif anchor < len(body):
+            body[anchor] = body[anchor].with_changes(
+                leading_lines=[*dropper.removed_comments, *body[anchor].leading_lines])
     body = body[:anchor] + new_imports + body[anchor:end] + helper_stmts + body[end:]
     if stdlib:
         top = _after_docstring(body)
@@ -267,10 +274,6 @@ def _after_docstring(body) -> int:
             for s in body[i].body):
         i += 1
     return i
-
-
-def _first_stmt(body) -> int:
-    return 0
 
 
 def _after_leading_imports(body) -> int:
