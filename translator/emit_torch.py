@@ -63,6 +63,7 @@ def emit_model(model: ModelIR) -> EmittedModel:
                 init_lines.append(f"# TODO(tfpt): {note}")
                 notes.append((layer.line, layer.col, note))
             init_lines.append(f"{ref} = {b.module}")
+            init_lines.extend(line.replace("{m}", ref) for line in b.setup)
             weights.append((layer.attr, b.weights))
         forward.extend(permutes)
         forward.extend(line.replace("{m}", ref) for line in b.forward)

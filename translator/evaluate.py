@@ -58,37 +58,55 @@ def _params(fn: cst.FunctionDef):
 
 
 def _assigned_names(body) -> dict[str, int]:
+    """How often each name is bound in ``body`` (nested functions and classes excluded).
+
+    Walks statements only, never into expressions: this runs on every file.
+    """
     counts: dict[str, int] = {}
 
-    class Counter(cst.CSTVisitor):
-        def visit_FunctionDef(self, node):
-            return False
+    def bind(target, weight=1):
+        for n in _target_names(target):
+            counts[n] = counts.get(n, 0) + weight
 
-        def visit_ClassDef(self, node):
-            return False
+    def walk(stmts):
+        for stmt in stmts:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign):
+                        for t in small.targets:
+                            bind(t.target)
+                    elif isinstance(small, cst.AnnAssign):
+                        bind(small.target)
+                    elif isinstance(small, cst.AugAssign):
+                        bind(small.target, 2)
+            elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                counts[stmt.name.value] = counts.get(stmt.name.value, 0) + 2
+            elif isinstance(stmt, cst.BaseCompoundStatement):
+                if isinstance(stmt, cst.For):
+                    bind(stmt.target, 2)
+                for block in _blocks(stmt):
+                    walk(block)
 
-        def visit_Name(self, node):
-            return None
-
-        def visit_AssignTarget(self, node):
-            for n in _target_names(node.target):
-                counts[n] = counts.get(n, 0) + 1
-
-        def visit_AugAssign(self, node):
-            for n in _target_names(node.target):
-                counts[n] = counts.get(n, 0) + 2
-
-        def visit_AnnAssign(self, node):
-            for n in _target_names(node.target):
-                counts[n] = counts.get(n, 0) + 1
-
-        def visit_For(self, node):
-            for n in _target_names(node.target):
-                counts[n] = counts.get(n, 0) + 2
-
-    for stmt in body:
-        stmt.visit(Counter())
+    walk(body)
     return counts
+
+
+def _blocks(stmt):
+    """The statement lists nested in a compound statement (if/elif/else, try/except, ...)."""
+    for name in ("body", "orelse", "finalbody"):
+        part = getattr(stmt, name, None)
+        if part is None:
+            continue
+        if isinstance(part, cst.If):
+            yield from _blocks(part)
+            continue
+        inner = getattr(part, "body", None)
+        if isinstance(inner, (list, tuple)):
+            yield inner
+        elif inner is not None and isinstance(getattr(inner, "body", None), (list, tuple)):
+            yield inner.body
+    for handler in getattr(stmt, "handlers", ()):
+        yield handler.body.body
 
 
 def _target_names(target):

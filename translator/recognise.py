@@ -36,6 +36,20 @@ class Plan:
     emitted: dict[str, emit_torch.EmittedModel] = field(default_factory=dict)
     #: model variable -> the torch statements its compile() became
     compiles: dict[str, list[str]] = field(default_factory=dict)
+    #: ids of the nodes on the way to an edit (the rest is never visited again)
+    edit_paths: set[int] = field(default_factory=set)
+    #: names read by code the plan leaves in place
+    surviving_names: set[str] = field(default_factory=set)
+    #: ids of nodes whose whole subtree the plan removes
+    dropped: set[int] = field(default_factory=set)
+    #: identifiers the replaced calls introduce
+    call_names: set[str] = field(default_factory=set)
+
+    def replace(self, node: cst.CSTNode, make, text: str, keeps_args: bool = False) -> None:
+        """Replace call ``node`` via ``make(updated)``; ``text`` is what it introduces."""
+        self.replace_call[id(node)] = make
+        self.dropped.add(id(node.func) if keeps_args else id(node))
+        self.call_names.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
     #: model variable -> the original ``compile(...)`` arguments as written (Keras source)
     keras_compiles: dict[str, str] = field(default_factory=dict)
 
@@ -69,6 +83,10 @@ class Recogniser:
         self._positions = None
         self.bindings = names.Bindings()
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.calls: list[cst.Call] = []
+        self.assigns: list[cst.Assign] = []
+        self.returns: list[cst.Return] = []
+        self.refs: list[cst.CSTNode] = []  # outermost Name/Attribute chains outside imports
         self._index(self.module)
         self.constants = Constants(self.module)
         self.plan = Plan()
@@ -83,26 +101,54 @@ class Recogniser:
     # ------------------------------------------------------------------ metadata helpers
 
     def _index(self, module: cst.Module) -> None:
-        """One pass: every node's parent, and every import's bindings."""
+        """One pass: parents, import bindings, and the nodes the later steps look at.
+
+        LibCST visits cost as much as parsing; every later step walks these lists
+        instead of the tree.
+        """
         parents = self.parents
         bindings = self.bindings
+        calls_found, assigns, returns, refs = self.calls, self.assigns, self.returns, self.refs
         stack: list[cst.CSTNode] = []
+        in_import = [0]
 
         class Index(cst.CSTVisitor):
             def on_visit(self, node):
-                if stack:
-                    parents[node] = stack[-1]
+                parent = stack[-1] if stack else None
+                if parent is not None:
+                    parents[node] = parent
                 stack.append(node)
-                if isinstance(node, cst.Import):
+                if isinstance(node, cst.Call):
+                    calls_found.append(node)
+                elif isinstance(node, (cst.Name, cst.Attribute)):
+                    if not in_import[0] and not (isinstance(parent, cst.Attribute) and parent.value is node):
+                        refs.append(node)
+                elif isinstance(node, cst.Assign):
+                    assigns.append(node)
+                elif isinstance(node, cst.Return):
+                    returns.append(node)
+                elif isinstance(node, cst.Import):
                     bindings.add_import(node)
+                    in_import[0] += 1
                 elif isinstance(node, cst.ImportFrom):
                     bindings.add_import_from(node)
+                    in_import[0] += 1
                 return True
 
             def on_leave(self, node):
                 stack.pop()
+                if isinstance(node, (cst.Import, cst.ImportFrom)):
+                    in_import[0] -= 1
 
         module.visit(Index())
+
+    def consumed_within(self, node) -> bool:
+        """Whether ``node`` or an enclosing node is already handled."""
+        while node is not None:
+            if id(node) in self.consumed:
+                return True
+            node = self.parents.get(node)
+        return False
 
     def name(self, node) -> str | None:
         """The canonical framework name ``node`` refers to, or None."""
@@ -152,62 +198,78 @@ class Recogniser:
             self._translate_model(*item)
         self._translate_calls()
         self._report_leftovers()
+        self._record_edit_paths()
+        self._record_surviving_names()
         return self.plan
+
+    def _record_edit_paths(self) -> None:
+        """Ids of every node on a path from the module to an edit: the rewrite walks only those."""
+        plan = self.plan
+        targets = set(plan.replace_stmt) | set(plan.replace_call) | set(plan.todos) | set(plan.insert_before)
+        by_id = {id(n): n for n in self.parents}
+        paths = plan.edit_paths
+        for t in targets:
+            node = by_id.get(t)
+            while node is not None and id(node) not in paths:
+                paths.add(id(node))
+                node = self.parents.get(node)
+
+    def _record_surviving_names(self) -> None:
+        """Names the untouched code still reads (decides which TensorFlow imports stay)."""
+        removed = set(self.plan.replace_stmt) | self.plan.dropped
+        keep = self.plan.surviving_names
+        for node in self.refs:
+            head = node
+            while isinstance(head, cst.Attribute):
+                head = head.value
+            if not isinstance(head, cst.Name) or head.value in keep:
+                continue
+            n = node
+            while n is not None and id(n) not in removed:
+                n = self.parents.get(n)
+            if n is None:
+                keep.add(head.value)
 
     # ------------------------------------------------------------------ models
 
     def _find_constructions(self):
         found = []
-        module = self
-
-        class Finder(cst.CSTVisitor):
-            def visit_Call(self, node: cst.Call):
-                if module.name(node.func) != _SEQUENTIAL:
-                    return
-                parent = module.parent(node)
-                stmt = module.statement_of(node)
-                if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
-                    found.append((node, parent.targets[0].target.value, stmt))
-                elif isinstance(parent, cst.Return):
-                    fn = module.function_of(node)
-                    found.append((node, None, stmt))
-                    if fn is not None:
-                        module.model_funcs.add(fn.name.value)
-                else:
-                    found.append((node, False, stmt))
-
-        self.module.visit(Finder())
+        for node in self.calls:
+            if self.name(node.func) != _SEQUENTIAL:
+                continue
+            parent = self.parent(node)
+            stmt = self.statement_of(node)
+            if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+                found.append((node, parent.targets[0].target.value, stmt))
+            elif isinstance(parent, cst.Return):
+                fn = self.function_of(node)
+                found.append((node, None, stmt))
+                if fn is not None:
+                    self.model_funcs.add(fn.name.value)
+            else:
+                found.append((node, False, stmt))
         return found
 
     def _propagate_model_names(self, constructions) -> None:
         self.model_vars |= {var for _, var, _ in constructions if isinstance(var, str)}
-        module = self
         # functions returning a model variable, variables assigned from them, until stable
         for _ in range(4):
             before = (len(self.model_vars), len(self.model_funcs))
-
-            class Flow(cst.CSTVisitor):
-                def visit_Return(self, node: cst.Return):
-                    if isinstance(node.value, cst.Name) and node.value.value in module.model_vars:
-                        fn = module.function_of(node)
-                        if fn is not None:
-                            module.model_funcs.add(fn.name.value)
-
-                def visit_Assign(self, node: cst.Assign):
-                    v = node.value
-                    if (isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value in module.model_funcs
-                            and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)):
-                        module.model_vars.add(node.targets[0].target.value)
-                    if (isinstance(v, cst.Call) and module.name(v.func) in calls.LOAD_MODEL and len(node.targets) == 1
-                            and isinstance(node.targets[0].target, cst.Name)):
-                        module.model_vars.add(node.targets[0].target.value)
-
-            self.module.visit(Flow())
+            for node in self.returns:
+                if isinstance(node.value, cst.Name) and node.value.value in self.model_vars:
+                    fn = self.function_of(node)
+                    if fn is not None:
+                        self.model_funcs.add(fn.name.value)
+            for node in self.assigns:
+                v = node.value
+                if not (isinstance(v, cst.Call) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)):
+                    continue
+                if (isinstance(v.func, cst.Name) and v.func.value in self.model_funcs) or self.name(v.func) in calls.LOAD_MODEL:
+                    self.model_vars.add(node.targets[0].target.value)
             if (len(self.model_vars), len(self.model_funcs)) == before:
                 break
 
     def _translate_model(self, call: cst.Call, var, stmt) -> None:
-        line, col = self.pos(call)
         if var is False:
             self.todo(call, "Sequential", "a Sequential model that is not assigned to a variable or returned is not translated")
             self.consumed.add(id(call))
@@ -218,7 +280,7 @@ class Recogniser:
             emitted = emit_torch.emit_model(model)
         except emit_torch.LayerError as e:
             layer = e.layer
-            reason = f"{layer.spec.keras} at line {layer.line}: {e}; the model is left in Keras"
+            reason = f"{layer.spec.keras} at line {self.pos(layer.node)[0]}: {e}; the model is left in Keras"
             self._leave_model(call, stmt, reason, layer.node)
             return
         except _ModelError as e:
@@ -234,7 +296,7 @@ class Recogniser:
             self.consumed.add(id(s))
         ctor = f"{model.class_name}({', '.join(model.init_params)})"
         parent = self.parent(call)
-        self.plan.replace_call[id(call)] = lambda _updated, ctor=ctor: cst.parse_expression(ctor)
+        self.plan.replace(call, lambda _updated, ctor=ctor: cst.parse_expression(ctor), ctor)
         top = self.toplevel_of(stmt)
         self.plan.insert_before.setdefault(id(top), []).append(emitted.source)
         self.plan.translated += 1 + len(model.layers)
@@ -373,7 +435,8 @@ class Recogniser:
                 used_attrs[attr] = k
                 attr = f"{attr}_{k}"
             used_attrs.setdefault(attr, 0)
-            line, col = self.pos(node)
+            # positions cost a pass over the tree: only when there is something to report
+            line, col = self.pos(node) if notes else (0, 0)
             irs.append(LayerIR(spec, args, attr, node, line, col, notes))
         class_name = self._class_name(var, keras_name, fn)
         return ModelIR(var, class_name, irs, input_tensor, keras_name, init_params)
@@ -486,35 +549,26 @@ class Recogniser:
     # ------------------------------------------------------------------ calls on models and utilities
 
     def _translate_calls(self) -> None:
-        module = self
-
-        class Calls(cst.CSTVisitor):
-            def on_visit(self, node):
-                if id(node) in module.consumed and not isinstance(node, cst.Call):
-                    return False
-                return super().on_visit(node)
-
-            def visit_Call(self, node: cst.Call):
-                f = node.func
-                if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value in module.model_vars:
-                    module._model_method(node, f.value.value, f.attr.value)
-                    return
-                q = module.name(f)
-                if q is None:
-                    return
-                if q in calls.UTILITIES:
-                    module._utility(node, calls.UTILITIES[q])
-                elif q in calls.LOAD_MODEL:
-                    module._load_model(node)
-
-            def visit_Attribute(self, node: cst.Attribute):
-                if (isinstance(node.value, cst.Name) and node.value.value in module.model_vars
-                        and node.attr.value in calls.MODEL_METHOD_REASONS):
-                    parent = module.parent(node)
-                    if not (isinstance(parent, cst.Call) and parent.func is node and node.attr.value in calls.METHODS):
-                        module.todo(node, f"model.{node.attr.value}", calls.MODEL_METHOD_REASONS[node.attr.value])
-
-        self.module.visit(Calls())
+        for node in self.calls:
+            if self.consumed_within(self.parent(node)):
+                continue
+            f = node.func
+            if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value in self.model_vars:
+                self._model_method(node, f.value.value, f.attr.value)
+                continue
+            q = self.name(f)
+            if q is None:
+                continue
+            if q in calls.UTILITIES:
+                self._utility(node, calls.UTILITIES[q])
+            elif q in calls.LOAD_MODEL:
+                self._load_model(node)
+        for node in self.refs:
+            if (isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in self.model_vars
+                    and node.attr.value in calls.MODEL_METHOD_REASONS):
+                parent = self.parent(node)
+                if not (isinstance(parent, cst.Call) and parent.func is node) and not self.consumed_within(node):
+                    self.todo(node, f"model.{node.attr.value}", calls.MODEL_METHOD_REASONS[node.attr.value])
 
     def _model_method(self, node: cst.Call, var: str, method: str) -> None:
         if method == "compile":
@@ -563,7 +617,7 @@ class Recogniser:
             comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if args else cst.MaybeSentinel.DEFAULT
             return updated.with_changes(func=cst.Name(helper), args=[cst.Arg(cst.Name(var), comma=comma), *args])
 
-        self.plan.replace_call[id(node)] = rebuild
+        self.plan.replace(node, rebuild, spec.helper, keeps_args=True)
         self.plan.helpers.add(spec.helper)
         self.consumed.add(id(node))
         self.plan.translated += 1
@@ -595,9 +649,7 @@ class Recogniser:
         except Unsupported as e:
             self.todo(node, "model.compile", str(e))
             return
-        for n in notes:
-            line, col = self.pos(node)
-            self.plan.diagnostics.append(Diagnostic(line, col, "model.compile", n, "note"))
+        del notes  # caveats are written as comments above the optimizer
         self.plan.replace_stmt[id(stmt)] = lines
         self.plan.compiles[var] = lines
         self.plan.keras_compiles[var] = "".join(code(a) for a in node.args)
@@ -803,13 +855,9 @@ class Recogniser:
                     self.saved_paths[code(path)] = model
         else:
             expr = f"{var}.load_state_dict(torch.load({code(path)}, weights_only=True))"
-        self.plan.replace_call[id(node)] = lambda _u, expr=expr: cst.parse_expression(expr)
+        self.plan.replace(node, lambda _u, expr=expr: cst.parse_expression(expr), expr)
         self.consumed.add(id(node))
         self.plan.translated += 1
-        if method == "save" and stmt is not None:
-            line, col = self.pos(node)
-            self.plan.diagnostics.append(Diagnostic(
-                line, col, "model.save", "saves the state_dict only; the architecture is the translated class", "note"))
 
     def _load_model(self, node: cst.Call) -> None:
         parent = self.parent(node)
@@ -845,38 +893,28 @@ class Recogniser:
                 self.plan.replace_stmt[id(stmt)] = []
                 self.consumed.add(id(stmt))
             else:
-                self.plan.replace_call[id(node)] = lambda _u: cst.parse_expression("None")
+                self.plan.replace(node, lambda _u: cst.parse_expression("None"), "None")
             return
         if spec.helper:
             self.plan.helpers.add(spec.helper)
         repl = cst.parse_expression(spec.replacement)
-        self.plan.replace_call[id(node)] = lambda updated, repl=repl: updated.with_changes(func=repl)
+        self.plan.replace(node, lambda updated, repl=repl: updated.with_changes(func=repl), spec.replacement,
+                          keeps_args=True)
 
     # ------------------------------------------------------------------ everything else
 
     def _report_leftovers(self) -> None:
-        module = self
         left = getattr(self, "left_models", set())
-
-        class Leftovers(cst.CSTVisitor):
-            def on_visit(self, node):
-                if id(node) in module.consumed:
-                    return False
-                if isinstance(node, (cst.Import, cst.ImportFrom)):
-                    return False
-                if isinstance(node, (cst.Attribute, cst.Name)):
-                    q = module.name(node)
-                    if q is not None:
-                        stmt = module.statement_of(node)
-                        if stmt is not None and id(stmt) in module.plan.todos and not left:
-                            return False
-                        if id(stmt) in module.consumed or _inside_left_model(module, node, left):
-                            return False
-                        module.todo(node, q, f"{code(node)} is not translated")
-                        return False
-                return True
-
-        self.module.visit(Leftovers())
+        for node in self.refs:
+            q = self.name(node)
+            if q is None or self.consumed_within(node):
+                continue
+            stmt = self.statement_of(node)
+            if stmt is not None and id(stmt) in self.plan.todos and not left:
+                continue
+            if _inside_left_model(self, node, left):
+                continue
+            self.todo(node, q, f"{code(node)} is not translated")
 
 
 def _inside_left_model(rec: Recogniser, node, left: set[str]) -> bool:

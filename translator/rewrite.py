@@ -6,6 +6,10 @@ and formatting), which is what makes untouched code survive byte for byte.
 
 from __future__ import annotations
 
+import io
+import re
+import tokenize
+
 import libcst as cst
 
 from . import names
@@ -28,6 +32,10 @@ _TWO_BLANKS = [cst.EmptyLine(), cst.EmptyLine()]
 class ApplyPlan(cst.CSTTransformer):
     def __init__(self, plan: Plan):
         self.plan = plan
+
+    def on_visit(self, node):
+        # only the paths that lead to an edit: the rest of the tree is reused as is
+        return isinstance(node, cst.Module) or id(node) in self.plan.edit_paths
 
     def leave_Call(self, original, updated):
         fn = self.plan.replace_call.get(id(original))
@@ -207,20 +215,22 @@ def _is_import(stmt) -> bool:
         isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body)
 
 
-def settle_imports(module: cst.Module, helpers: set[str]) -> cst.Module:
-    """Drop unused framework imports; add torch imports and the runtime helpers."""
+def settle_imports(module: cst.Module, helpers: set[str], surviving: set[str], new_names: set[str]) -> cst.Module:
+    """Drop unused framework imports; add torch imports and the runtime helpers.
+
+    ``surviving``: names the untouched code reads; ``new_names``: names the emitted
+    code reads. Together they decide which imports stay and which are added.
+    """
     helper_stmts = select.helper_statements(helpers) if helpers else []
     helper_names = select.names_used(helpers) if helpers else set()
 
     # where the framework imports were: the new imports go there
     anchor = next((i for i, s in enumerate(module.body) if _is_framework_import(s)), None)
-    usage = _Usage()
-    module.visit(usage)
-    usage.used |= helper_names
-    dropper = _DropFrameworkImports(usage.used)
+    used = set(surviving) | helper_names | new_names
+    dropper = _DropFrameworkImports(used)
     module = module.visit(dropper)
     bound_after = _bound_names(module)
-    needed = [imp for name, imp in TORCH_IMPORTS.items() if name in usage.used and name not in bound_after]
+    needed = [imp for name, imp in TORCH_IMPORTS.items() if name in used and name not in bound_after]
 
     body = list(module.body)
     if anchor is None or anchor > len(body):
@@ -291,7 +301,29 @@ def _after_leading_imports(body) -> int:
     return i if last_import is None else last_import + 1
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _names_in_new_code(plan: Plan, module: cst.Module) -> set[str]:
+    """Identifiers in everything the plan writes (classes, statements, replaced calls)."""
+    texts = [src for blocks in plan.insert_before.values() for src in blocks]
+    texts += [line for lines in plan.replace_stmt.values() for line in lines]
+    names = set()
+    for t in texts:
+        names.update(_identifiers(t))
+    names.update(plan.call_names)
+    return names
+
+
+def _identifiers(text: str) -> set[str]:
+    """NAME tokens of ``text``: identifiers in strings and comments do not count."""
+    try:
+        return {tok.string for tok in tokenize.generate_tokens(io.StringIO(text).readline) if tok.type == tokenize.NAME}
+    except (tokenize.TokenError, SyntaxError):
+        return set(_IDENTIFIER.findall(text))
+
+
 def apply(module: cst.Module, plan: Plan) -> cst.Module:
     """The translated module: plan applied, imports and helpers settled."""
     module = module.visit(ApplyPlan(plan))
-    return settle_imports(module, plan.helpers)
+    return settle_imports(module, plan.helpers, plan.surviving_names, _names_in_new_code(plan, module))

@@ -61,6 +61,8 @@ class Built:
     init: list[str] = field(default_factory=list)
     weights: tuple[WeightRule, ...] = ()
     notes: list[str] = field(default_factory=list)
+    #: ``__init__`` lines right after the module is built (``{m}`` is the module)
+    setup: list[str] = field(default_factory=list)
 
 
 class Args:
@@ -487,6 +489,15 @@ def recurrent_weights(kind: str, suffix: str = "") -> tuple[WeightRule, ...]:
     )
 
 
+def freeze_split_biases(weights: tuple[WeightRule, ...]) -> list[str]:
+    """Keras has one bias where torch has two (BiasSplit): torch's second stays zero and frozen.
+
+    Otherwise both get the same gradient and training moves the sum twice as fast as Keras.
+    """
+    return [f"{{m}}.{r.torch[1]}.requires_grad_(False)  # Keras has one bias: this one stays zero"
+            for r in weights if isinstance(r.transform, BiasSplit)]
+
+
 def _recurrent_module(kind: str, args: Args, t: Tensor, bidirectional: bool) -> tuple[str, Dim, bool]:
     shape = _need_shape(t, kind, rank=3)
     _recurrent_checks(args, kind)
@@ -512,7 +523,8 @@ def _recurrent(kind: str):
             state = "(h, _)" if kind == "LSTM" else "h"
             forward = [f"_, {state} = {{m}}(x)", "x = h[-1]"]
             out = Tensor((units,), KERAS)
-        return Built(module, forward, out, init=init, weights=recurrent_weights(kind))
+        weights = recurrent_weights(kind)
+        return Built(module, forward, out, init=init, weights=weights, setup=freeze_split_biases(weights))
 
     return build
 
@@ -551,7 +563,7 @@ def _bidirectional(args: Args, t: Tensor) -> Built:
         for side, suffix in (("forward", ""), ("backward", "_reverse"))
         for r in recurrent_weights(kind, suffix)
     )
-    return Built(module, forward, out, init=init, weights=weights)
+    return Built(module, forward, out, init=init, weights=weights, setup=freeze_split_biases(weights))
 
 
 @dataclass(frozen=True)
