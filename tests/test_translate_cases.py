@@ -414,3 +414,25 @@ def test_training_only_arguments_are_translated_with_a_note():
     assert '# TODO(tfpt): Dense(kernel_regularizer="l2") was not carried over' in result.code
     assert "self.dense = nn.Linear(4, 8)" in result.code
     assert [d.line for d in result.todos] == [3]
+
+
+def test_input_shape_from_data_keeps_the_expression():
+    result = tr("""
+        import numpy as np
+        import keras
+        X = np.zeros((10, 7))
+        model = keras.Sequential([keras.layers.Dense(4, input_shape=(X.shape[1],)), keras.layers.Dense(1)])
+        other = keras.Sequential([keras.layers.Dense(2, input_dim=X.shape[1])])
+    """)
+    assert result.todos == []
+    assert "nn.Linear(X.shape[1], 4)" in result.code
+    assert "nn.Linear(X.shape[1], 2)" in result.code
+
+
+def test_calling_the_model_directly_is_marked():
+    result = tr("""
+        import keras
+        model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+        y = model(x)
+    """)
+    assert [(d.line, d.construct) for d in result.todos] == [(4, "model(...)")]

@@ -485,9 +485,10 @@ class Recogniser:
                 kw_vals[a.keyword.value] = val
         args = _bind_or_raise(spec, pos_vals, kw_vals, node)
         accepted = layers.accepted_args(spec)
+        arg_nodes = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
         for k, v in list(args.given.items()):
             if k in ("input_shape", "batch_input_shape"):
-                s = self._shape_value(v, node)
+                s = self._shape(arg_nodes[k], env)
                 shape = s[1:] if k == "batch_input_shape" else s
             elif k == "input_dim":
                 shape = (Dim.from_value(v),)
@@ -506,13 +507,6 @@ class Recogniser:
                 continue
             raise _ModelError(f"{spec.keras}({k}=...) is not supported yet", node)
         return args, notes, shape
-
-    def _shape_value(self, v: Value, node) -> tuple[Dim, ...]:
-        if v.known and isinstance(v.value, int):
-            return (Dim.of(v.value),)
-        if v.known and isinstance(v.value, (tuple, list)):
-            return tuple(Dim("None") if d is None else Dim.of(d) if isinstance(d, int) else Dim(repr(d)) for d in v.value)
-        raise _ModelError(f"input shape {v.text} is not static", node)
 
     def _inner_layer(self, node, env, init_params, fn) -> Value:
         if not isinstance(node, cst.Call):
@@ -555,6 +549,10 @@ class Recogniser:
             f = node.func
             if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value in self.model_vars:
                 self._model_method(node, f.value.value, f.attr.value)
+                continue
+            if isinstance(f, cst.Name) and f.value in self.model_vars and f.value not in self.model_funcs:
+                self.todo(node, "model(...)", "calling the model directly: it now takes a torch tensor "
+                          "(torch.as_tensor(x, dtype=torch.float32)) and returns one")
                 continue
             q = self.name(f)
             if q is None:
