@@ -33,7 +33,7 @@ import libcst as cst
 import numpy as np
 
 from translator.diagnostics import InputError
-from translator.evaluate import _assigned_names, code, evaluate
+from translator.evaluate import code, evaluate
 from translator.runtime import select
 from translator.spec.values import UNKNOWN
 from translator.translate import translate_source
@@ -93,13 +93,59 @@ def _read(path: str) -> str:
         raise InputError(f"{path}: cannot decode: {e}") from None
 
 
+def _binding_counts(module: cst.Module) -> dict[str, int]:
+    """How often each module-level name is bound (function and class bodies excluded)."""
+    counts: dict[str, int] = {}
+
+    def bind(target) -> None:
+        if isinstance(target, cst.Name):
+            counts[target.value] = counts.get(target.value, 0) + 1
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                bind(el.value)
+        elif isinstance(target, cst.StarredElement):
+            bind(target.value)
+
+    class Counter(cst.CSTVisitor):
+        def visit_FunctionDef(self, node):
+            bind(node.name)
+            return False
+
+        def visit_ClassDef(self, node):
+            bind(node.name)
+            return False
+
+        def visit_AssignTarget(self, node):
+            bind(node.target)
+
+        def visit_AnnAssign(self, node):
+            bind(node.target)
+
+        def visit_AugAssign(self, node):
+            bind(node.target)
+            bind(node.target)
+
+        def visit_For(self, node):
+            bind(node.target)
+            bind(node.target)
+
+        def visit_AsName(self, node):
+            bind(node.name)
+
+        def visit_NamedExpr(self, node):
+            bind(node.target)
+
+    module.visit(Counter())
+    return counts
+
+
 def module_constants(module: cst.Module) -> dict[str, object]:
     """Module-level names bound once to a static value, tuple unpacking included.
 
     (``vocab_size, seq_len = 500, 30``: the translator's evaluator leaves these unknown;
     the proof needs their numbers.)
     """
-    counts = _assigned_names(module.body)
+    counts = _binding_counts(module)
     values: dict[str, object] = {}
     for stmt in module.body:
         if not isinstance(stmt, cst.SimpleStatementLine):
@@ -183,7 +229,7 @@ def _compile_prelude(args_text: str, module: cst.Module, constants: dict, import
     """Statements binding the names the compile arguments use (``opt = keras.optimizers.SGD(...)``)."""
     call = cst.parse_expression(f"f(\n{args_text}\n)")
     single: dict[str, cst.Assign] = {}
-    counts = _assigned_names(module.body)
+    counts = _binding_counts(module)
     for stmt in module.body:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
@@ -299,7 +345,7 @@ def _plan(result, module: cst.Module, train_steps: int, out) -> tuple[list[_Job]
                 next(iter(result.compiles)) if single_compile else None)
             keras_args = result.keras_compiles.get(var) if var else None
             if var is None or keras_args is None:
-                notes.append("training skipped: the script's compile() for this model was not translated")
+                notes.append("training skipped: no translated compile() for this model")
             else:
                 try:
                     keras_spec["compile_prelude"] = _compile_prelude(keras_args, module, constants, imported)

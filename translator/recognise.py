@@ -42,14 +42,14 @@ class Plan:
     surviving_names: set[str] = field(default_factory=set)
     #: ids of nodes whose whole subtree the plan removes
     dropped: set[int] = field(default_factory=set)
-    #: identifiers the replaced calls introduce
-    call_names: set[str] = field(default_factory=set)
+    #: source text of what the replaced calls introduce
+    call_texts: list[str] = field(default_factory=list)
 
     def replace(self, node: cst.CSTNode, make, text: str, keeps_args: bool = False) -> None:
         """Replace call ``node`` via ``make(updated)``; ``text`` is what it introduces."""
         self.replace_call[id(node)] = make
         self.dropped.add(id(node.func) if keeps_args else id(node))
-        self.call_names.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+        self.call_texts.append(text)
     #: model variable -> the original ``compile(...)`` arguments as written (Keras source)
     keras_compiles: dict[str, str] = field(default_factory=dict)
 

@@ -308,10 +308,10 @@ def _names_in_new_code(plan: Plan, module: cst.Module) -> set[str]:
     """Identifiers in everything the plan writes (classes, statements, replaced calls)."""
     texts = [src for blocks in plan.insert_before.values() for src in blocks]
     texts += [line for lines in plan.replace_stmt.values() for line in lines]
+    texts += plan.call_texts
     names = set()
     for t in texts:
         names.update(_identifiers(t))
-    names.update(plan.call_names)
     return names
 
 
