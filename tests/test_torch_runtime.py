@@ -504,3 +504,42 @@ def test_summary_counts_match_keras(keras, capsys):
     out = capsys.readouterr().out
     assert f"Total params: {keras_bn.count_params():,}" in out
     assert f"Non-trainable params: {sum(int(np.prod(w.shape)) for w in keras_bn.non_trainable_weights)}" in out
+
+
+# ---------------------------------------------------------------------------
+# Optimizers: Keras' update rule, step for step
+# ---------------------------------------------------------------------------
+
+OPTIMIZER_CASES = [
+    pytest.param("KerasAdam", {"lr": 0.01}, "Adam", {"learning_rate": 0.01}, id="adam"),
+    pytest.param("KerasAdam", {"lr": 0.01, "amsgrad": True}, "Adam", {"learning_rate": 0.01, "amsgrad": True},
+                 id="adam-amsgrad"),
+    pytest.param("KerasAdamW", {"lr": 0.01}, "AdamW", {"learning_rate": 0.01}, id="adamw"),
+    pytest.param("KerasRMSprop", {"lr": 0.01}, "RMSprop", {"learning_rate": 0.01}, id="rmsprop"),
+    pytest.param("KerasRMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True}, "RMSprop",
+                 {"learning_rate": 0.01, "momentum": 0.9, "centered": True}, id="rmsprop-centered-momentum"),
+    pytest.param("KerasAdagrad", {"lr": 0.05}, "Adagrad", {"learning_rate": 0.05}, id="adagrad"),
+]
+
+
+@pytest.mark.parametrize("torch_name, torch_kwargs, keras_name, keras_kwargs", OPTIMIZER_CASES)
+def test_keras_optimizers_match_keras_step_for_step(torch_name, torch_kwargs, keras_name, keras_kwargs):
+    """Tiny gradients are where epsilon placement shows: include them on purpose."""
+    import keras
+
+    rng = np.random.default_rng(3)
+    w0 = rng.normal(size=(5, 3)).astype("float32")
+    grads = [(rng.normal(size=(5, 3)) * scale).astype("float32") for scale in (1e-5, 1e-3, 1e-1, 1e-6, 1.0)]
+
+    var = keras.Variable(w0)
+    opt = getattr(keras.optimizers, keras_name)(**keras_kwargs)
+    for g in grads:
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g), var)])
+
+    p = torch.nn.Parameter(torch.tensor(w0))
+    topt = getattr(rt, torch_name)([p], **torch_kwargs)
+    for g in grads:
+        p.grad = torch.tensor(g)
+        topt.step()
+
+    np.testing.assert_allclose(p.detach().numpy(), np.asarray(var), rtol=1e-6, atol=1e-7)

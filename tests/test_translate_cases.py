@@ -237,18 +237,17 @@ def test_compile_fit_evaluate_predict_save_load():
 
 
 @pytest.mark.parametrize("optimizer, expected", [
-    pytest.param("'adam'", "torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-07)", id="adam"),
+    pytest.param("'adam'", "KerasAdam(model.parameters(), lr=0.001)", id="adam"),
     pytest.param("'sgd'", "torch.optim.SGD(model.parameters(), lr=0.01)", id="sgd"),
-    pytest.param("'rmsprop'", "torch.optim.RMSprop(model.parameters(), lr=0.001, alpha=0.9, eps=1e-07)", id="rmsprop"),
-    pytest.param("'adagrad'", "torch.optim.Adagrad(model.parameters(), lr=0.001, initial_accumulator_value=0.1, eps=1e-07)",
-                 id="adagrad"),
+    pytest.param("'rmsprop'", "KerasRMSprop(model.parameters(), lr=0.001)", id="rmsprop"),
+    pytest.param("'adagrad'", "KerasAdagrad(model.parameters(), lr=0.001)", id="adagrad"),
     pytest.param("'adadelta'", "torch.optim.Adadelta(model.parameters(), lr=0.001, rho=0.95, eps=1e-07)", id="adadelta"),
-    pytest.param("'adamw'", "torch.optim.AdamW(model.parameters(), lr=0.001, weight_decay=0.004, eps=1e-07)", id="adamw"),
+    pytest.param("'adamw'", "KerasAdamW(model.parameters(), lr=0.001)", id="adamw"),
     pytest.param("keras.optimizers.Adam(learning_rate=3e-4, beta_1=0.8)",
-                 "torch.optim.Adam(model.parameters(), lr=3e-4, betas=(0.8, 0.999), eps=1e-07)", id="adam-object"),
-    pytest.param("keras.optimizers.Adam(1e-3)", "torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-07)",
+                 "KerasAdam(model.parameters(), lr=3e-4, betas=(0.8, 0.999))", id="adam-object"),
+    pytest.param("keras.optimizers.Adam(1e-3)", "KerasAdam(model.parameters(), lr=1e-3)",
                  id="adam-positional"),
-    pytest.param("keras.optimizers.RMSprop(lr=0.01)", "torch.optim.RMSprop(model.parameters(), lr=0.01, alpha=0.9, eps=1e-07)",
+    pytest.param("keras.optimizers.RMSprop(lr=0.01)", "KerasRMSprop(model.parameters(), lr=0.01)",
                  id="keras2-lr"),
 ])
 def test_optimizers_keep_keras_defaults(optimizer, expected):
@@ -259,6 +258,8 @@ def test_optimizers_keep_keras_defaults(optimizer, expected):
     """)
     assert result.todos == []
     assert f"model.optimizer = {expected}" in result.code
+    if expected.startswith("Keras"):
+        assert f"class {expected.split('(')[0]}(" in result.code  # the exact optimizer comes along
 
 
 @pytest.mark.parametrize("loss, units, expected", [

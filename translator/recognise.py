@@ -733,7 +733,10 @@ class Recogniser:
             key = training.OPTIMIZER_STRINGS.get(v.lower())
             if key is None:
                 raise Unsupported(f"optimizer {v!r} is not supported yet")
-            return training.optimizer_call(training.OPTIMIZERS[key], {}, params)
+            spec = training.OPTIMIZERS[key]
+            if spec.helper:
+                self.plan.helpers.add(spec.torch)
+            return training.optimizer_call(spec, {}, params)
         if isinstance(node, cst.Call):
             q = self.name(node.func)
             cls = q.rsplit(".", 1)[1] if q and q.startswith("keras.optimizers.") else None
@@ -752,6 +755,8 @@ class Recogniser:
             for k, val in given.items():
                 if not val.known and k == "learning_rate" and not _is_simple(val.text):
                     raise Unsupported(f"learning rate {val.text} (a schedule?) is not translated yet")
+            if spec.helper:
+                self.plan.helpers.add(spec.torch)
             return training.optimizer_call(spec, given, params)
         raise Unsupported(f"optimizer {code(node)} is not understood")
 

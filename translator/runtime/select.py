@@ -22,6 +22,7 @@ IMPORTS = {
 }
 
 
+
 @lru_cache(maxsize=1)
 def _template() -> tuple[dict[str, str], dict[str, set[str]], list[str]]:
     text = TEMPLATE.read_text(encoding="utf-8")
@@ -30,7 +31,7 @@ def _template() -> tuple[dict[str, str], dict[str, set[str]], list[str]]:
     uses: dict[str, set[str]] = {}
     order: list[str] = []
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             sources[node.name] = ast.get_source_segment(text, node)
             uses[node.name] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
             order.append(node.name)
@@ -62,7 +63,7 @@ def _parsed() -> dict:
     import libcst as cst
 
     module = cst.parse_module(TEMPLATE.read_text(encoding="utf-8"))
-    return {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
+    return {s.name.value: s for s in module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
 
 
 def helper_statements(names: set[str]) -> list:

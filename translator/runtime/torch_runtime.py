@@ -378,6 +378,98 @@ def accuracy(y_pred, y_true):
 
 
 # ---------------------------------------------------------------------------
+# Optimizers whose epsilon sits where Keras puts it (torch differs for tiny gradients)
+# ---------------------------------------------------------------------------
+
+
+class KerasAdam(torch.optim.Adam):
+    """torch.optim.Adam with Keras' defaults and epsilon: Keras adds it before bias correction."""
+
+    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-07, amsgrad=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, amsgrad=amsgrad)
+        self.keras_eps, self.steps = eps, 0
+
+    def step(self, closure=None):
+        # torch divides by sqrt(v_hat) + eps; Keras by sqrt(v) + eps: rescale eps per step
+        self.steps += 1
+        for group in self.param_groups:
+            group["eps"] = self.keras_eps / math.sqrt(1 - group["betas"][1] ** self.steps)
+        return super().step(closure)
+
+
+class KerasAdamW(torch.optim.AdamW):
+    """torch.optim.AdamW with Keras' defaults (weight_decay 0.004) and epsilon placement."""
+
+    def __init__(self, params, lr=0.001, weight_decay=0.004, betas=(0.9, 0.999), eps=1e-07, amsgrad=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        self.keras_eps, self.steps = eps, 0
+
+    def step(self, closure=None):
+        self.steps += 1
+        for group in self.param_groups:
+            group["eps"] = self.keras_eps / math.sqrt(1 - group["betas"][1] ** self.steps)
+        return super().step(closure)
+
+
+class KerasRMSprop(torch.optim.Optimizer):
+    """RMSprop as Keras computes it: epsilon inside the square root, rho 0.9."""
+
+    def __init__(self, params, lr=0.001, rho=0.9, momentum=0.0, eps=1e-07, centered=False):
+        super().__init__(params, dict(lr=lr, rho=rho, momentum=momentum, eps=eps, centered=centered))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            rho, lr = group["rho"], group["lr"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["velocity"] = torch.zeros_like(p)
+                    state["average_grad"] = torch.zeros_like(p)
+                    state["momentum"] = torch.zeros_like(p)
+                velocity = state["velocity"].mul_(rho).addcmul_(p.grad, p.grad, value=1 - rho)
+                denominator = velocity + group["eps"]
+                if group["centered"]:
+                    average = state["average_grad"].mul_(rho).add_(p.grad, alpha=1 - rho)
+                    denominator = denominator - average.square()
+                increment = lr * p.grad / denominator.sqrt()
+                if group["momentum"] > 0:
+                    increment = state["momentum"].mul_(group["momentum"]).add_(increment)
+                p.sub_(increment)
+        return loss
+
+
+class KerasAdagrad(torch.optim.Optimizer):
+    """Adagrad as Keras computes it: accumulator starts at 0.1, epsilon inside the square root."""
+
+    def __init__(self, params, lr=0.001, initial_accumulator_value=0.1, eps=1e-07):
+        super().__init__(params, dict(lr=lr, initial_accumulator_value=initial_accumulator_value, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["accumulator"] = torch.full_like(p, group["initial_accumulator_value"])
+                accumulator = state["accumulator"].addcmul_(p.grad, p.grad)
+                p.sub_(group["lr"] * p.grad / (accumulator + group["eps"]).sqrt())
+        return loss
+
+
+# ---------------------------------------------------------------------------
 # Utilities
 # ---------------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ class OptimizerSpec:
     caveat: str = ""
     #: torch's own defaults, to leave out keywords that would repeat them
     torch_defaults: dict[str, object] = field(default_factory=dict)
+    #: the torch class is a runtime helper copied into the output (translator/runtime)
+    helper: bool = False
 
 
 _COMMON = {
@@ -37,12 +39,13 @@ _COMMON = {
 _IGNORED = {"name": None}
 
 
-def _opt(keras, torch, params, defaults, rename, pairs=None, caveat="", decoupled_wd=False, torch_defaults=None):
+def _opt(keras, torch, params, defaults, rename, pairs=None, caveat="", decoupled_wd=False, torch_defaults=None,
+         helper=False):
     rename = {**rename, "name": "-"}
     if decoupled_wd:
         rename["weight_decay"] = "weight_decay"
     return OptimizerSpec(keras, torch, params, {**_COMMON, **defaults}, rename, pairs or {}, caveat,
-                         torch_defaults or {})
+                         torch_defaults or {}, helper)
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
@@ -52,28 +55,26 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
              {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
              {"learning_rate": "lr", "momentum": "momentum", "nesterov": "nesterov"},
              torch_defaults={'momentum': 0.0, 'nesterov': False}),
-        _opt("Adam", "torch.optim.Adam", ("learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad"),
+        # Adam, AdamW, RMSprop and Adagrad place epsilon differently from torch: the runtime's
+        # Keras* optimizers (torch optimizers underneath) reproduce Keras' update exactly
+        _opt("Adam", "KerasAdam", ("learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad"),
              {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": False},
              {"learning_rate": "lr", "epsilon": "eps", "amsgrad": "amsgrad"},
-             pairs={"betas": ("beta_1", "beta_2")},
-             caveat="Keras applies epsilon before Adam's bias correction, torch after; they differ only for tiny gradients",
-             torch_defaults={'betas': (0.9, 0.999), 'eps': 1e-08, 'amsgrad': False}),
-        _opt("AdamW", "torch.optim.AdamW", ("learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad"),
+             pairs={"betas": ("beta_1", "beta_2")}, helper=True,
+             torch_defaults={'betas': (0.9, 0.999), 'eps': 1e-07, 'amsgrad': False}),
+        _opt("AdamW", "KerasAdamW", ("learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad"),
              {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": False},
              {"learning_rate": "lr", "epsilon": "eps", "amsgrad": "amsgrad"},
-             pairs={"betas": ("beta_1", "beta_2")}, decoupled_wd=True,
-             caveat="Keras applies epsilon before Adam's bias correction, torch after; they differ only for tiny gradients",
-             torch_defaults={'betas': (0.9, 0.999), 'eps': 1e-08, 'amsgrad': False, 'weight_decay': 0.01}),
-        _opt("RMSprop", "torch.optim.RMSprop", ("learning_rate", "rho", "momentum", "epsilon", "centered"),
+             pairs={"betas": ("beta_1", "beta_2")}, decoupled_wd=True, helper=True,
+             torch_defaults={'betas': (0.9, 0.999), 'eps': 1e-07, 'amsgrad': False, 'weight_decay': 0.004}),
+        _opt("RMSprop", "KerasRMSprop", ("learning_rate", "rho", "momentum", "epsilon", "centered"),
              {"learning_rate": 0.001, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-07, "centered": False},
-             {"learning_rate": "lr", "rho": "alpha", "momentum": "momentum", "epsilon": "eps", "centered": "centered"},
-             caveat="Keras adds epsilon inside the square root, torch outside; they differ only for tiny gradients",
-             torch_defaults={'alpha': 0.99, 'eps': 1e-08, 'momentum': 0.0, 'centered': False}),
-        _opt("Adagrad", "torch.optim.Adagrad", ("learning_rate", "initial_accumulator_value", "epsilon"),
+             {"learning_rate": "lr", "rho": "rho", "momentum": "momentum", "epsilon": "eps", "centered": "centered"},
+             helper=True, torch_defaults={'rho': 0.9, 'eps': 1e-07, 'momentum': 0.0, 'centered': False}),
+        _opt("Adagrad", "KerasAdagrad", ("learning_rate", "initial_accumulator_value", "epsilon"),
              {"learning_rate": 0.001, "initial_accumulator_value": 0.1, "epsilon": 1e-07},
              {"learning_rate": "lr", "initial_accumulator_value": "initial_accumulator_value", "epsilon": "eps"},
-             caveat="Keras adds epsilon inside the square root, torch outside; they differ only for tiny gradients",
-             torch_defaults={'initial_accumulator_value': 0.0, 'eps': 1e-10}),
+             helper=True, torch_defaults={'initial_accumulator_value': 0.1, 'eps': 1e-07}),
         _opt("Adadelta", "torch.optim.Adadelta", ("learning_rate", "rho", "epsilon"),
              {"learning_rate": 0.001, "rho": 0.95, "epsilon": 1e-07},
              {"learning_rate": "lr", "rho": "rho", "epsilon": "eps"},
@@ -81,6 +82,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         _opt("Adamax", "torch.optim.Adamax", ("learning_rate", "beta_1", "beta_2", "epsilon"),
              {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07},
              {"learning_rate": "lr", "epsilon": "eps"}, pairs={"betas": ("beta_1", "beta_2")},
+             caveat="Keras adds Adamax's epsilon after the max, torch inside it; they differ only for tiny gradients",
              torch_defaults={'betas': (0.9, 0.999), 'eps': 1e-08}),
     ]
 }
