@@ -437,3 +437,16 @@ def test_calling_the_model_directly_is_marked():
         y = model(x)
     """)
     assert [(d.line, d.construct) for d in result.todos] == [(4, "model(...)")]
+
+
+def test_tuple_assigned_constants_are_followed():
+    result = tr("""
+        import keras
+        timesteps, features, num_classes = 12, 4, 3
+        model = keras.Sequential([keras.Input(shape=(timesteps, features)), keras.layers.GRU(8),
+                                  keras.layers.Dense(num_classes, activation="softmax")])
+        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    """)
+    assert "nn.GRU(features, 8, batch_first=True)" in result.code
+    assert "nn.Linear(8, num_classes)" in result.code
+    assert '"accuracy": categorical_accuracy' in result.code  # num_classes is known: not the run-time dispatch

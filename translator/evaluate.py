@@ -128,12 +128,23 @@ def _constants(body, outer: ChainMap) -> dict[str, object]:
             continue
         for small in stmt.body:
             if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                t = small.targets[0].target
-                if isinstance(t, cst.Name) and counts.get(t.value) == 1:
-                    v = evaluate(small.value, env)
-                    if v is not UNKNOWN:
-                        values[t.value] = v
+                _bind_constant(small.targets[0].target, small.value, env, counts, values)
     return values
+
+
+def _bind_constant(target, value_node, env, counts, values) -> None:
+    """``n = 3`` and ``a, b = 1, 2`` (element-wise, when both sides line up)."""
+    if isinstance(target, cst.Name):
+        if counts.get(target.value) == 1:
+            v = evaluate(value_node, env)
+            if v is not UNKNOWN:
+                values[target.value] = v
+        return
+    if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value_node, (cst.Tuple, cst.List)):
+        lhs, rhs = target.elements, value_node.elements
+        if len(lhs) == len(rhs) and not any(isinstance(e, cst.StarredElement) for e in (*lhs, *rhs)):
+            for t, v in zip(lhs, rhs):
+                _bind_constant(t.value, v.value, env, counts, values)
 
 
 def evaluate(node: cst.BaseExpression, env: Mapping[str, object]) -> object:

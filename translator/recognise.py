@@ -454,6 +454,10 @@ class Recogniser:
         return Tensor(dims[1:])
 
     def _shape(self, node, env) -> tuple[Dim, ...]:
+        if isinstance(node, (cst.Tuple, cst.List)) and not any(isinstance(e, cst.StarredElement) for e in node.elements):
+            # element by element: constants keep their names in the output
+            return tuple(Dim("None") if code(el.value) == "None" else Dim.from_value(value_of(el.value, env))
+                         for el in node.elements)
         v = evaluate(node, env)
         if isinstance(v, int):
             v = (v,)
