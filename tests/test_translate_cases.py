@@ -236,6 +236,26 @@ def test_compile_fit_evaluate_predict_save_load():
     assert 'again.load_state_dict(torch.load("m.keras", weights_only=True))' in code
 
 
+def test_positional_arguments_past_the_helpers_positional_ones_become_keywords():
+    # fit/evaluate/predict take x..verbose positionally, the rest by keyword only;
+    # harmless positional values (callbacks=None, ...) are dropped
+    result = tr("""
+        import keras
+        model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(x, y, 8, 2, 0, None, 0.25, None, False, validation_freq=2, validation_batch_size=4)
+        model.evaluate(x, y, 8, 0, None, None, None, True)
+        model.predict(x, 8, 0, None)
+        model.summary(80)
+    """)
+    assert result.todos == [], [d.render() for d in result.todos]
+    assert ("fit(model, x, y, 8, 2, 0, validation_split=0.25, validation_data=None, shuffle=False, "
+            "validation_freq=2, validation_batch_size=4)") in result.code
+    assert "evaluate(model, x, y, 8, 0, return_dict=True)" in result.code
+    assert "predict(model, x, 8, 0)" in result.code
+    assert "summary(model)" in result.code
+
+
 @pytest.mark.parametrize("optimizer, expected", [
     pytest.param("'adam'", "KerasAdam(model.parameters(), lr=0.001)", id="adam"),
     pytest.param("'sgd'", "torch.optim.SGD(model.parameters(), lr=0.01)", id="sgd"),

@@ -612,8 +612,18 @@ class Recogniser:
         if spec.method in ("fit", "evaluate") and var not in self.compiled and not self._compiled_somewhere(var):
             self.todo(node, f"model.{spec.method}", f"model.{spec.method}() on a model whose compile() was not translated")
             return
-        def rebuild(updated: cst.Call, var=var, helper=spec.helper, keeps=spec.keeps):
-            args = [a for a in updated.args if a.keyword is None or a.keyword.value in keeps]
+        def rebuild(updated: cst.Call, var=var, helper=spec.helper, params=spec.params, keeps=spec.keeps):
+            # the helper takes Keras' leading kept parameters positionally, the rest by keyword only
+            positional = next((i for i, p in enumerate(params) if p not in keeps), len(params))
+            args = []
+            for i, a in enumerate(updated.args):
+                name = a.keyword.value if a.keyword is not None else params[i]
+                if name not in keeps:
+                    continue  # an ignorable argument at its harmless value
+                if a.keyword is None and i >= positional:
+                    a = a.with_changes(keyword=cst.Name(name), equal=cst.AssignEqual(
+                        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
+                args.append(a)
             if args and args[-1] is not updated.args[-1]:
                 args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
             comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if args else cst.MaybeSentinel.DEFAULT

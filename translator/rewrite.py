@@ -253,7 +253,10 @@ def settle_imports(module: cst.Module, helpers: set[str], surviving: set[str], n
         if end < len(body):
             nxt = body[end]
             if sum(1 for l in nxt.leading_lines if l.comment is None) < 2:
-                body[end] = nxt.with_changes(leading_lines=[*_TWO_BLANKS, *nxt.leading_lines])
+                lines = list(nxt.leading_lines)
+                while lines and lines[0].comment is None:
+                    lines.pop(0)  # two blank lines after the helpers, not three
+                body[end] = nxt.with_changes(leading_lines=[*_TWO_BLANKS, *lines])
     if dropper.removed_comments:
         # comments above a removed TensorFlow import stay where they were
         if new_imports:

@@ -15,6 +15,10 @@ Conventions of a translated model (an ``nn.Module``):
   ``model.loss_fn = <loss below>`` and ``model.metric_fns = {name: fn}``
   whose keys are the names Keras shows in its logs;
 * losses and metrics take ``(y_pred, y_true)``, the PyTorch argument order.
+
+A translated model has one input array and one output (Sequential models) and
+lives on the CPU; ``fit``/``evaluate``/``predict`` are only ever called with
+the arguments in their signatures, so the helpers handle exactly that case.
 """
 
 import math
@@ -26,324 +30,162 @@ import torch.nn.functional as F
 
 
 # ---------------------------------------------------------------------------
-# Data handling
-# ---------------------------------------------------------------------------
-
-
-def to_tensor(data):
-    """Convert NumPy data to tensors the way Keras feeds it: float64 -> float32, integers -> int64 (lists/tuples/dicts of arrays are converted element-wise)."""
-    if data is None:
-        return None
-    if isinstance(data, dict):
-        return {key: to_tensor(value) for key, value in data.items()}
-    if isinstance(data, (list, tuple)) and all(
-        isinstance(item, (np.ndarray, torch.Tensor)) for item in data
-    ):
-        return type(data)(to_tensor(item) for item in data)
-    tensor = data if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
-    if tensor.dtype == torch.float64:
-        return tensor.float()
-    if not tensor.dtype.is_floating_point and tensor.dtype != torch.bool:
-        return tensor.long()
-    return tensor
-
-
-def num_samples(data):
-    """Number of samples (first dimension) of a tensor or of the first tensor of a list/tuple/dict, like Keras's batch size."""
-    if isinstance(data, dict):
-        data = next(iter(data.values()))
-    if isinstance(data, (list, tuple)):
-        data = data[0]
-    return data.shape[0]
-
-
-def select_batch(data, index, device):
-    """Take rows `index` of a tensor (or of every tensor in a list/tuple/dict) and move them to `device`."""
-    if isinstance(data, dict):
-        return {key: select_batch(value, index, device) for key, value in data.items()}
-    if isinstance(data, (list, tuple)):
-        return type(data)(select_batch(value, index, device) for value in data)
-    return data[index].to(device)
-
-
-def model_device(model):
-    """Device holding the model's parameters (CPU for a model without parameters)."""
-    for parameter in model.parameters():
-        return parameter.device
-    return torch.device("cpu")
-
-
-def batch_indices(n, batch_size, shuffle=False):
-    """Index tensors of consecutive batches (the last one may be smaller), like Keras's array adapter; shuffled afresh on every call when `shuffle`."""
-    order = torch.randperm(n) if shuffle else torch.arange(n)
-    return order.split(batch_size)
-
-
-def train_validation_split(x, y, validation_split):
-    """Split off the LAST `validation_split` fraction of the samples (before any shuffling) exactly as Keras's `validation_split` does."""
-    n = num_samples(x)
-    split_at = int(math.floor(n * (1.0 - validation_split)))
-    if split_at == 0 or split_at == n:
-        raise ValueError(
-            f"Training data contains {n} samples, which is not sufficient to "
-            f"split it into a validation and training set as specified by "
-            f"`validation_split={validation_split}`."
-        )
-    train_index = torch.arange(0, split_at)
-    val_index = torch.arange(split_at, n)
-    cpu = torch.device("cpu")
-    return (
-        select_batch(x, train_index, cpu),
-        select_batch(y, train_index, cpu),
-        select_batch(x, val_index, cpu),
-        select_batch(y, val_index, cpu),
-    )
-
-
-# ---------------------------------------------------------------------------
-# Metric bookkeeping and log printing
-# ---------------------------------------------------------------------------
-
-
-def accumulate_mean(sums, counts, name, value, batch_size):
-    """Add one batch to a running mean weighted like Keras's `Mean` metric: a scalar counts as `batch_size` samples (Keras's loss tracker), per-sample values count one each."""
-    value = value.detach().float()
-    if value.dim() == 0:
-        total, count = value.item() * batch_size, batch_size
-    else:
-        per_sample = value.reshape(value.shape[0], -1).mean(dim=1)
-        total, count = per_sample.sum().item(), per_sample.shape[0]
-    sums[name] = sums.get(name, 0.0) + total
-    counts[name] = counts.get(name, 0) + count
-
-
-def format_logs(logs):
-    """Format a logs dict like Keras's progress bar: `name: 0.1234` joined by ' - ' (4 decimals, scientific below 1e-3)."""
-    parts = []
-    for name, value in logs.items():
-        if abs(value) > 1e-3:
-            parts.append(f"{name}: {value:.4f}")
-        else:
-            parts.append(f"{name}: {value:.4e}")
-    return " - ".join(parts)
-
-
-def reject_unsupported(**arguments):
-    """Fail loudly on Keras arguments this runtime does not reproduce (callbacks, sample weights, ...)."""
-    for name, value in arguments.items():
-        if value is not None:
-            raise NotImplementedError(f"`{name}` is not supported by the translated training loop")
-
-
-# ---------------------------------------------------------------------------
 # fit / evaluate / predict
 # ---------------------------------------------------------------------------
 
 
-def fit(
-    model,
-    x=None,
-    y=None,
-    batch_size=None,
-    epochs=1,
-    verbose="auto",
-    callbacks=None,
-    validation_split=0.0,
-    validation_data=None,
-    shuffle=True,
-    class_weight=None,
-    sample_weight=None,
-    initial_epoch=0,
-    validation_batch_size=None,
-    validation_freq=1,
-):
-    """Train like Keras 3 `Model.fit` on arrays: per-epoch sample-weighted mean loss/metrics, `val_*` logs, returns an object with `.history` and `.epoch`."""
-    reject_unsupported(callbacks=callbacks, class_weight=class_weight, sample_weight=sample_weight)
-    if y is None:
-        raise ValueError("fit() needs targets `y` (generators and datasets are not supported)")
-    batch_size = batch_size or 32
+def to_tensor(array):
+    """Convert an array the way Keras feeds it: floats -> float32, integers -> int64."""
+    tensor = torch.as_tensor(np.asarray(array))
+    return tensor.float() if tensor.is_floating_point() else tensor.long()
+
+
+def split_index(n, validation_split):
+    """Where Keras's `validation_split` cuts: the last samples (before shuffling) validate; 0 or n is an error."""
+    split_at = math.floor(n * (1.0 - validation_split))
+    if split_at in (0, n):
+        raise ValueError(f"{n} samples cannot be split with validation_split={validation_split}")
+    return split_at
+
+
+def add_batch(totals, model, output, target, loss):
+    """Add a batch to per-sample sums, as Keras averages: the loss weighted by batch size, metrics per sample."""
+    n = len(target)
+    totals["loss"] += loss.item() * n
+    for name, metric in model.metric_fns.items():
+        totals[name] += metric(output.detach(), target).float().mean().item() * n
+
+
+def format_logs(logs):
+    """Keras's log line: `name: value` joined by " - ", 4 decimals (scientific at or below 1e-3)."""
+    return " - ".join(f"{k}: {v:.4f}" if abs(v) > 1e-3 else f"{k}: {v:.4e}" for k, v in logs.items())
+
+
+def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", *, validation_split=0.0, validation_data=None,
+        shuffle=True, initial_epoch=0, validation_batch_size=None, validation_freq=1):
+    """Keras `Model.fit` on arrays: epoch means of loss and metrics, `val_*` from `evaluate`, log keys sorted."""
     x, y = to_tensor(x), to_tensor(y)
-    if validation_data is not None:
-        if len(validation_data) == 3 and validation_data[2] is not None:
-            raise NotImplementedError("validation sample weights are not supported")
-        x_val, y_val = validation_data[0], validation_data[1]
-    elif validation_split:
-        x, y, x_val, y_val = train_validation_split(x, y, validation_split)
-    else:
-        x_val = y_val = None
-    metric_fns = getattr(model, "metric_fns", None) or {}
-    device = model_device(model)
-    steps = math.ceil(num_samples(x) / batch_size)
+    batch_size = batch_size or 32
+    if validation_split and validation_data is None:
+        split_at = split_index(len(x), validation_split)
+        x, y, validation_data = x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
     history = {}
-    epochs_run = []
     for epoch in range(initial_epoch, epochs):
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}")
         model.train()
-        sums, counts = {}, {}
-        for index in batch_indices(num_samples(x), batch_size, shuffle=bool(shuffle)):
-            inputs = select_batch(x, index, device)
-            target = select_batch(y, index, device)
-            model.optimizer.zero_grad()
+        totals = dict.fromkeys(["loss", *model.metric_fns], 0.0)
+        order = torch.randperm(len(x)) if shuffle else torch.arange(len(x))
+        for index in order.split(batch_size):
+            inputs, target = x[index], y[index]
             output = model(inputs)
             loss = model.loss_fn(output, target)
+            model.optimizer.zero_grad()
             loss.backward()
             model.optimizer.step()
-            n = len(index)
-            accumulate_mean(sums, counts, "loss", loss, n)
-            with torch.no_grad():
-                for name, metric_fn in metric_fns.items():
-                    accumulate_mean(sums, counts, name, metric_fn(output, target), n)
-        # Keras sorts the log keys, so "accuracy" comes before "loss".
-        logs = {name: sums[name] / counts[name] for name in sorted(sums)}
-        if x_val is not None and (epoch + 1) % validation_freq == 0:
-            val_logs = evaluate(
-                model, x_val, y_val, batch_size=validation_batch_size or batch_size,
-                verbose=0, return_dict=True,
-            )
+            add_batch(totals, model, output, target, loss)
+        logs = {name: total / len(x) for name, total in sorted(totals.items())}
+        if validation_data is not None and (epoch + 1) % validation_freq == 0:
+            x_val, y_val = validation_data
+            val_logs = evaluate(model, x_val, y_val, validation_batch_size or batch_size, verbose=0, return_dict=True)
             logs.update({"val_" + name: value for name, value in val_logs.items()})
+        if verbose:
+            print(format_logs(logs))
         for name, value in logs.items():
             history.setdefault(name, []).append(value)
-        epochs_run.append(epoch)
-        if verbose:
-            print(f"{steps}/{steps} - {format_logs(logs)}")
-    params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-    return types.SimpleNamespace(history=history, epoch=epochs_run, params=params, model=model)
+    return types.SimpleNamespace(history=history, epoch=list(range(initial_epoch, epochs)))
 
 
-def evaluate(
-    model,
-    x=None,
-    y=None,
-    batch_size=None,
-    verbose="auto",
-    sample_weight=None,
-    steps=None,
-    callbacks=None,
-    return_dict=False,
-):
-    """Evaluate like Keras 3 `Model.evaluate`: the loss alone if there are no metrics, else `[loss, *metrics]` in compile order, or a dict with `return_dict`."""
-    reject_unsupported(sample_weight=sample_weight, steps=steps, callbacks=callbacks)
-    batch_size = batch_size or 32
+def evaluate(model, x, y, batch_size=None, verbose="auto", *, return_dict=False):
+    """Keras `Model.evaluate`: the loss alone without metrics, else [loss, *metrics]; a sorted dict if asked."""
     x, y = to_tensor(x), to_tensor(y)
-    metric_fns = getattr(model, "metric_fns", None) or {}
-    device = model_device(model)
+    batch_size = batch_size or 32
     model.eval()
-    sums, counts = {}, {}
+    totals = dict.fromkeys(["loss", *model.metric_fns], 0.0)
     with torch.no_grad():
-        for index in batch_indices(num_samples(x), batch_size):
-            inputs = select_batch(x, index, device)
-            target = select_batch(y, index, device)
+        for inputs, target in zip(x.split(batch_size), y.split(batch_size)):
             output = model(inputs)
-            n = len(index)
-            accumulate_mean(sums, counts, "loss", model.loss_fn(output, target), n)
-            for name, metric_fn in metric_fns.items():
-                accumulate_mean(sums, counts, name, metric_fn(output, target), n)
-    logs = {name: sums[name] / counts[name] for name in sorted(sums)}
+            add_batch(totals, model, output, target, model.loss_fn(output, target))
+    logs = {name: total / len(x) for name, total in sorted(totals.items())}
     if verbose:
         print(format_logs(logs))
     if return_dict:
         return logs
-    if not metric_fns:
+    if not model.metric_fns:
         return logs["loss"]
-    return [logs["loss"]] + [logs[name] for name in metric_fns]
+    return [logs["loss"]] + [logs[name] for name in model.metric_fns]
 
 
 def predict(model, x, batch_size=None, verbose="auto"):
-    """Predict like Keras `Model.predict`: batched inference in eval mode, outputs concatenated into a NumPy array (a list of arrays for multi-output models)."""
-    batch_size = batch_size or 32
-    x = to_tensor(x)
-    device = model_device(model)
+    """Keras `Model.predict`: batched inference in eval mode, returned as one NumPy array."""
     model.eval()
-    outputs = []
     with torch.no_grad():
-        for index in batch_indices(num_samples(x), batch_size):
-            outputs.append(model(select_batch(x, index, device)))
-    if isinstance(outputs[0], (list, tuple)):
-        return [torch.cat(parts).cpu().numpy() for parts in zip(*outputs)]
-    return torch.cat(outputs).cpu().numpy()
+        return torch.cat([model(inputs) for inputs in to_tensor(x).split(batch_size or 32)]).numpy()
 
 
 # ---------------------------------------------------------------------------
-# Losses: (y_pred, y_true) -> scalar, Keras's "sum_over_batch_size" reduction
+# Losses: (y_pred, y_true) -> scalar mean over the batch, like Keras
 # ---------------------------------------------------------------------------
 
 
-def match_target_rank(y_pred, y_true):
-    """Squeeze/expand a trailing size-1 axis so target and prediction have the same rank, as Keras does (a (N,) target with a (N, 1) output becomes (N, 1) instead of broadcasting to (N, N))."""
+def match_target(y_pred, y_true):
+    """The target as Keras losses see it: the prediction's dtype and rank ((N,) vs (N, 1) never broadcasts)."""
+    y_true = y_true.to(y_pred.dtype)
+    if y_pred.dim() == y_true.dim() + 1 and y_pred.shape[-1] == 1:
+        return y_true.unsqueeze(-1)
     if y_true.dim() == y_pred.dim() + 1 and y_true.shape[-1] == 1:
-        if y_pred.dim() == 1:
-            y_pred = y_pred.unsqueeze(-1)
-        else:
-            y_true = y_true.squeeze(-1)
-    elif y_pred.dim() == y_true.dim() + 1 and y_pred.shape[-1] == 1:
-        if y_true.dim() == 1:
-            y_true = y_true.unsqueeze(-1)
-        else:
-            y_pred = y_pred.squeeze(-1)
-    return y_pred, y_true
+        return y_true.squeeze(-1)
+    return y_true
 
 
 def sparse_target(y_pred, y_true):
-    """Integer class targets as Keras's sparse losses/metrics read them: a trailing size-1 axis ((N, 1) labels) is dropped."""
-    if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
+    """Integer labels as Keras's sparse losses and metrics read them: (N, 1) labels become (N,)."""
+    if y_true.dim() == y_pred.dim():
         y_true = y_true.squeeze(-1)
     return y_true.long()
 
 
 def mean_squared_error(y_pred, y_true):
-    """keras.losses.mean_squared_error / MeanSquaredError(): mean of squared errors."""
-    y_pred, y_true = match_target_rank(y_pred, y_true.to(y_pred.dtype))
-    return F.mse_loss(y_pred, y_true)
+    """keras.losses.mean_squared_error / MeanSquaredError()."""
+    return F.mse_loss(y_pred, match_target(y_pred, y_true))
 
 
 def mean_absolute_error(y_pred, y_true):
-    """keras.losses.mean_absolute_error / MeanAbsoluteError(): mean of absolute errors."""
-    y_pred, y_true = match_target_rank(y_pred, y_true.to(y_pred.dtype))
-    return F.l1_loss(y_pred, y_true)
+    """keras.losses.mean_absolute_error / MeanAbsoluteError()."""
+    return F.l1_loss(y_pred, match_target(y_pred, y_true))
 
 
 def binary_crossentropy(y_pred, y_true):
-    """keras.losses.binary_crossentropy on probabilities: predictions clipped to [1e-7, 1 - 1e-7] like Keras."""
-    epsilon = 1e-7
-    y_pred, y_true = match_target_rank(y_pred, y_true.to(y_pred.dtype))
-    return F.binary_cross_entropy(y_pred.clamp(epsilon, 1.0 - epsilon), y_true)
+    """keras.losses.binary_crossentropy on probabilities, clipped to [1e-7, 1 - 1e-7] like Keras."""
+    return F.binary_cross_entropy(y_pred.clamp(1e-7, 1 - 1e-7), match_target(y_pred, y_true))
 
 
 def binary_crossentropy_from_logits(y_pred, y_true):
     """keras.losses.BinaryCrossentropy(from_logits=True)."""
-    y_pred, y_true = match_target_rank(y_pred, y_true.to(y_pred.dtype))
-    return F.binary_cross_entropy_with_logits(y_pred, y_true)
+    return F.binary_cross_entropy_with_logits(y_pred, match_target(y_pred, y_true))
 
 
 def categorical_crossentropy(y_pred, y_true):
-    """keras.losses.categorical_crossentropy on probabilities (one-hot targets): Keras renormalises the last axis and clips to [1e-7, 1 - 1e-7]."""
-    epsilon = 1e-7
-    y_pred, y_true = match_target_rank(y_pred, y_true.to(y_pred.dtype))
-    probs = y_pred / y_pred.sum(dim=-1, keepdim=True)
-    probs = probs.clamp(epsilon, 1.0 - epsilon)
-    return -(y_true * probs.log()).sum(dim=-1).mean()
+    """keras.losses.categorical_crossentropy on probabilities: renormalised, clipped to [1e-7, 1 - 1e-7] like Keras."""
+    probs = (y_pred / y_pred.sum(dim=-1, keepdim=True)).clamp(1e-7, 1 - 1e-7)
+    return -(y_true.to(y_pred.dtype) * probs.log()).sum(dim=-1).mean()
 
 
 def categorical_crossentropy_from_logits(y_pred, y_true):
-    """keras.losses.CategoricalCrossentropy(from_logits=True) with one-hot (or soft) targets, classes on the last axis."""
-    y_pred, y_true = match_target_rank(y_pred, y_true.to(y_pred.dtype))
-    # F.cross_entropy wants classes on dim 1; Keras has them last.
-    return F.cross_entropy(y_pred.movedim(-1, 1), y_true.movedim(-1, 1))
+    """keras.losses.CategoricalCrossentropy(from_logits=True) with one-hot (or soft) targets."""
+    # F.cross_entropy wants the classes on dim 1; Keras has them last.
+    return F.cross_entropy(y_pred.movedim(-1, 1), y_true.to(y_pred.dtype).movedim(-1, 1))
 
 
 def sparse_categorical_crossentropy(y_pred, y_true):
-    """keras.losses.sparse_categorical_crossentropy on probabilities with integer targets of shape (N,) or (N, 1): clip to [1e-7, 1 - 1e-7], log, softmax cross-entropy."""
-    epsilon = 1e-7
-    y_true = sparse_target(y_pred, y_true)
-    log_probs = y_pred.clamp(epsilon, 1.0 - epsilon).log()
-    return F.cross_entropy(log_probs.movedim(-1, 1), y_true)
+    """keras.losses.sparse_categorical_crossentropy on probabilities: Keras clips, takes the log, then softmax."""
+    log_probs = y_pred.clamp(1e-7, 1 - 1e-7).log()
+    return F.cross_entropy(log_probs.movedim(-1, 1), sparse_target(y_pred, y_true))
 
 
 def sparse_categorical_crossentropy_from_logits(y_pred, y_true):
-    """keras.losses.SparseCategoricalCrossentropy(from_logits=True) with integer targets of shape (N,) or (N, 1)."""
-    y_true = sparse_target(y_pred, y_true)
-    return F.cross_entropy(y_pred.movedim(-1, 1), y_true)
+    """keras.losses.SparseCategoricalCrossentropy(from_logits=True)."""
+    return F.cross_entropy(y_pred.movedim(-1, 1), sparse_target(y_pred, y_true))
 
 
 # ---------------------------------------------------------------------------
@@ -352,24 +194,22 @@ def sparse_categorical_crossentropy_from_logits(y_pred, y_true):
 
 
 def categorical_accuracy(y_pred, y_true):
-    """keras.metrics.categorical_accuracy: 1.0 where argmax(y_pred) == argmax(y_true) (one-hot targets)."""
+    """keras.metrics.categorical_accuracy: 1.0 where argmax(y_pred) == argmax(y_true)."""
     return (y_pred.argmax(dim=-1) == y_true.argmax(dim=-1)).float()
 
 
 def sparse_categorical_accuracy(y_pred, y_true):
-    """keras.metrics.sparse_categorical_accuracy: 1.0 where argmax(y_pred) equals the integer label ((N,) or (N, 1))."""
-    y_true = sparse_target(y_pred, y_true)
-    return (y_pred.argmax(dim=-1) == y_true).float()
+    """keras.metrics.sparse_categorical_accuracy: 1.0 where argmax(y_pred) equals the integer label."""
+    return (y_pred.argmax(dim=-1) == sparse_target(y_pred, y_true)).float()
 
 
 def binary_accuracy(y_pred, y_true, threshold=0.5):
     """keras.metrics.binary_accuracy: 1.0 where (y_pred > threshold) equals the 0/1 target."""
-    y_pred, y_true = match_target_rank(y_pred, y_true)
-    return ((y_pred > threshold).to(y_true.dtype) == y_true).float()
+    return ((y_pred > threshold).to(y_pred.dtype) == match_target(y_pred, y_true)).float()
 
 
 def accuracy(y_pred, y_true):
-    """Keras' "accuracy": binary, sparse or categorical, chosen from the shapes as Keras does."""
+    """Keras's "accuracy": binary, sparse or categorical, chosen from the shapes at run time as Keras does."""
     if y_pred.shape[-1] == 1:
         return binary_accuracy(y_pred, y_true)
     if y_true.dim() < y_pred.dim() or y_true.shape[-1] == 1:
@@ -475,17 +315,11 @@ class KerasAdagrad(torch.optim.Optimizer):
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
-    """keras.utils.to_categorical: one-hot encode integer labels; a trailing size-1 axis ((N, 1) labels) is dropped."""
-    y = np.array(y, dtype="int64")
-    input_shape = y.shape
-    if input_shape and input_shape[-1] == 1 and len(input_shape) > 1:
-        input_shape = tuple(input_shape[:-1])
-    y = y.reshape(-1)
-    if not num_classes:
-        num_classes = np.max(y) + 1
-    categorical = np.zeros((y.shape[0], num_classes), dtype=dtype)
-    categorical[np.arange(y.shape[0]), y] = 1
-    return categorical.reshape(input_shape + (num_classes,))
+    """keras.utils.to_categorical: one-hot encode integer labels; (N, 1) labels give (N, num_classes)."""
+    y = np.asarray(y, dtype="int64")
+    if y.ndim > 1 and y.shape[-1] == 1:
+        y = y.squeeze(-1)
+    return np.eye(num_classes or y.max() + 1, dtype=dtype)[y]
 
 
 def set_random_seed(seed):
