@@ -470,3 +470,15 @@ def test_tuple_assigned_constants_are_followed():
     assert "nn.GRU(features, 8, batch_first=True)" in result.code
     assert "nn.Linear(8, num_classes)" in result.code
     assert '"accuracy": categorical_accuracy' in result.code  # num_classes is known: not the run-time dispatch
+
+
+def test_fit_after_an_untranslated_compile_is_marked_too():
+    result = tr("""
+        import keras
+        model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+        model.compile(optimizer="adam", loss="huber")
+        model.fit(x, y)
+    """)
+    assert [(d.line, d.construct) for d in result.todos] == [(4, "model.compile"), (5, "model.fit")]
+    assert 'loss "huber" is not supported yet' in result.code
+    assert "KerasAdam" not in result.code  # nothing of the failed compile is emitted

@@ -96,6 +96,8 @@ class Recogniser:
         self.consumed: set[int] = set()  # nodes whose framework names are handled
         self.saved_paths: dict[str, ModelIR] = {}
         self.compiled: dict[str, dict] = {}
+        self.failed_compiles: set[str] = set()
+        self.left_models: set[str] = set()  # models kept in Keras (a layer tfpt cannot translate)
         self.defined_names = set(self.constants.module_names) | _imported_names(self.module)
 
     # ------------------------------------------------------------------ metadata helpers
@@ -300,8 +302,6 @@ class Recogniser:
         top = self.toplevel_of(stmt)
         self.plan.insert_before.setdefault(id(top), []).append(emitted.source)
         self.plan.translated += 1 + len(model.layers)
-        if model.keras_name and isinstance(parent, cst.Assign):
-            pass
 
     def _leave_model(self, call, stmt, reason: str, node) -> None:
         line, col = self.pos(node)
@@ -312,13 +312,9 @@ class Recogniser:
         parent = self.parent(call)
         if isinstance(parent, cst.Assign):
             self.model_vars.discard(parent.targets[0].target.value)
-        self._consume_subtree(stmt if self.statement_of(node) is stmt else call)
-        self.left_models = getattr(self, "left_models", set())
+        self.consumed.add(id(stmt if self.statement_of(node) is stmt else call))
         if isinstance(parent, cst.Assign):
             self.left_models.add(parent.targets[0].target.value)
-
-    def _consume_subtree(self, node) -> None:
-        self.consumed.add(id(node))
 
     def _model_ir(self, call: cst.Call, var, stmt, fn):
         env = self.constants.scope(fn)
@@ -609,7 +605,7 @@ class Recogniser:
                 continue
             self.todo(node, f"model.{spec.method}", f"model.{spec.method}({k}=...) is not translated yet")
             return
-        if spec.method in ("fit", "evaluate") and var not in self.compiled and not self._compiled_somewhere(var):
+        if spec.method in ("fit", "evaluate") and var in self.failed_compiles:
             self.todo(node, f"model.{spec.method}", f"model.{spec.method}() on a model whose compile() was not translated")
             return
         def rebuild(updated: cst.Call, var=var, helper=spec.helper, params=spec.params, keeps=spec.keeps):
@@ -634,19 +630,18 @@ class Recogniser:
         self.consumed.add(id(node))
         self.plan.translated += 1
 
-    def _compiled_somewhere(self, var: str) -> bool:
-        return bool(self.compiled)
-
     def _compile(self, node: cst.Call, var: str) -> None:
         stmt = self.statement_of(node)
         if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr)
                 and stmt.body[0].value is node):
             self.todo(node, "model.compile", "compile() inside an expression is not translated")
+            self.failed_compiles.add(var)
             return
         bound = self._bound(node, ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics",
                                    "run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss"))
         fn = self.function_of(node)
         env = self.constants.scope(fn)
+        helpers_before = set(self.plan.helpers)
         try:
             if bound is None:
                 raise Unsupported("compile() with *args is not translated")
@@ -659,7 +654,9 @@ class Recogniser:
                     raise Unsupported(f"compile({k}=...) is not translated yet")
             lines, notes = self._compile_lines(var, bound, env)
         except Unsupported as e:
+            self.plan.helpers = helpers_before  # nothing of a failed compile is emitted
             self.todo(node, "model.compile", str(e))
+            self.failed_compiles.add(var)
             return
         del notes  # caveats are written as comments above the optimizer
         self.plan.replace_stmt[id(stmt)] = lines
@@ -921,7 +918,7 @@ class Recogniser:
     # ------------------------------------------------------------------ everything else
 
     def _report_leftovers(self) -> None:
-        left = getattr(self, "left_models", set())
+        left = self.left_models
         for node in self.refs:
             q = self.name(node)
             if q is None or self.consumed_within(node):

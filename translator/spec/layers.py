@@ -606,11 +606,18 @@ _RNN_NOTES = {
 }
 
 
+#: arguments only some recurrent layers take (Keras rejects them on the others)
+_RECURRENT_ONLY = {"recurrent_activation": ("LSTM", "GRU"), "unit_forget_bias": ("LSTM",), "reset_after": ("GRU",)}
+
+
 def _recurrent_spec(kind: str) -> LayerSpec:
+    defaults = {k: v for k, v in _RECURRENT_DEFAULTS.items() if kind in _RECURRENT_ONLY.get(k, (kind,))}
+    # Keras' SimpleRNN has no recurrent_activation: its third positional argument is use_bias
+    params = tuple(p for p in RECURRENT_PARAMS if p in defaults or p == "units")
     return LayerSpec(
-        kind, RECURRENT_PARAMS, {"units": None, **_RECURRENT_DEFAULTS}, _recurrent(kind), torch=_RNN[kind][0], layout=KERAS,
+        kind, params, {"units": None, **defaults}, _recurrent(kind), torch=_RNN[kind][0], layout=KERAS,
         note=_RNN_NOTES[kind],
-        extra=tuple(k for k in _RECURRENT_DEFAULTS if k not in RECURRENT_PARAMS),
+        extra=tuple(k for k in defaults if k not in params),
     )
 
 
@@ -642,9 +649,10 @@ _SPECS = [
         torch="nn.BatchNorm1d/2d/3d", layout=TORCH, note="momentum 0.99 becomes torch momentum 0.01; eps 1e-3 kept",
     ),
     LayerSpec(
-        "LayerNormalization", ("axis", "epsilon", "center", "scale", "rms_scaling"),
+        # rms_scaling is keyword-only: Keras 3.x moved it out of the positional arguments
+        "LayerNormalization", ("axis", "epsilon", "center", "scale"),
         {"axis": -1, "epsilon": 0.001, "center": True, "scale": True, "rms_scaling": False}, _layer_norm,
-        torch="nn.LayerNorm", note="eps 1e-3 kept", layout=KERAS,
+        torch="nn.LayerNorm", note="eps 1e-3 kept", layout=KERAS, extra=("rms_scaling",),
     ),
     LayerSpec("Embedding", ("input_dim", "output_dim"), {"mask_zero": False}, _embedding, torch="nn.Embedding", extra=("mask_zero",), layout=KERAS,
               note="uniform(-0.05, 0.05) init; mask_zero is not supported"),
