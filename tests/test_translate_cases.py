@@ -482,3 +482,27 @@ def test_fit_after_an_untranslated_compile_is_marked_too():
     assert [(d.line, d.construct) for d in result.todos] == [(4, "model.compile"), (5, "model.fit")]
     assert 'loss "huber" is not supported yet' in result.code
     assert "KerasAdam" not in result.code  # nothing of the failed compile is emitted
+
+
+def test_adds_continue_past_statements_that_do_not_touch_the_model():
+    result = tr("""
+        import keras
+        model = keras.Sequential()
+        model.add(keras.layers.Dense(8, input_shape=(4,)))
+        print("hidden layer added")
+        model.add(keras.layers.Dense(1))
+    """)
+    assert result.todos == []
+    assert "self.dense_1 = nn.Linear(8, 1)" in result.code
+    assert 'print("hidden layer added")' in result.code
+
+
+def test_adds_after_a_binding_statement_are_marked():
+    result = tr("""
+        import keras
+        model = keras.Sequential()
+        model.add(keras.layers.Dense(8, input_shape=(4,)))
+        n_out = compute()
+        model.add(keras.layers.Dense(n_out))
+    """)
+    assert [(d.line, d.construct) for d in result.todos] == [(6, "model.add")]

@@ -352,6 +352,8 @@ class Recogniser:
         for s in body[start:]:
             adds = self._adds_in(s, var)
             if adds is None:
+                if _is_bystander(s, var):
+                    continue  # e.g. a print between two adds: it neither reads the model nor binds a name
                 break
             elements.extend(adds)
             taken.append(s)
@@ -576,7 +578,8 @@ class Recogniser:
         elif method in calls.SAVE_METHODS or method in calls.LOAD_METHODS:
             self._save_load(node, var, method)
         elif method == "add":
-            self.todo(node, "model.add", "layers added after the model is used are not translated")
+            self.todo(node, "model.add", "model.add() after the model is used (or after code between the adds "
+                      "that binds names) is not translated: the translated class needs every layer up front")
         elif method not in calls.MODEL_METHOD_REASONS:
             self.todo(node, f"model.{method}", f"model.{method}() is not translated")
 
@@ -951,6 +954,16 @@ def _bind_or_raise(spec, positional, keywords, node):
         return spec.bind(positional, keywords)
     except Unsupported as e:
         raise _ModelError(str(e), node) from None
+
+
+def _is_bystander(stmt, var: str) -> bool:
+    """A simple statement that binds no name and never mentions ``var``."""
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return False
+    for small in stmt.body:
+        if not isinstance(small, (cst.Expr, cst.Pass)):
+            return False
+    return var not in _names_in(stmt)
 
 
 def _add_argument(small, var: str):
