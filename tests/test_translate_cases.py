@@ -506,3 +506,12 @@ def test_adds_after_a_binding_statement_are_marked():
         model.add(keras.layers.Dense(n_out))
     """)
     assert [(d.line, d.construct) for d in result.todos] == [(6, "model.add")]
+
+
+def test_windows_line_endings_survive():
+    source = "import keras\r\nmodel = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])\r\nmodel.summary()\r\n"
+    result = translate_source(source)
+    assert "__tfpt_block" not in result.code
+    assert "\r\nclass Model(nn.Module):\r\n" in result.code
+    assert "\n" not in result.code.replace("\r\n", "")
+    compile(result.code, "crlf.py", "exec")

@@ -7,6 +7,7 @@ here; ``rewrite.py`` applies the plan.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -105,44 +106,41 @@ class Recogniser:
     def _index(self, module: cst.Module) -> None:
         """One pass: parents, import bindings, and the nodes the later steps look at.
 
-        LibCST visits cost as much as parsing; every later step walks these lists
-        instead of the tree.
+        A hand-rolled walk over the syntax fields (whitespace and punctuation skipped):
+        LibCST's visitors rebuild every node and cost as much as parsing.
         """
         parents = self.parents
         bindings = self.bindings
         calls_found, assigns, returns, refs = self.calls, self.assigns, self.returns, self.refs
-        stack: list[cst.CSTNode] = []
-        in_import = [0]
 
-        class Index(cst.CSTVisitor):
-            def on_visit(self, node):
-                parent = stack[-1] if stack else None
-                if parent is not None:
-                    parents[node] = parent
-                stack.append(node)
-                if isinstance(node, cst.Call):
-                    calls_found.append(node)
-                elif isinstance(node, (cst.Name, cst.Attribute)):
-                    if not in_import[0] and not (isinstance(parent, cst.Attribute) and parent.value is node):
-                        refs.append(node)
-                elif isinstance(node, cst.Assign):
-                    assigns.append(node)
-                elif isinstance(node, cst.Return):
-                    returns.append(node)
-                elif isinstance(node, cst.Import):
-                    bindings.add_import(node)
-                    in_import[0] += 1
-                elif isinstance(node, cst.ImportFrom):
-                    bindings.add_import_from(node)
-                    in_import[0] += 1
-                return True
+        def walk(node, parent):
+            parents[node] = parent
+            if isinstance(node, cst.Call):
+                calls_found.append(node)
+            elif isinstance(node, (cst.Name, cst.Attribute)):
+                if not (isinstance(parent, cst.Attribute) and parent.value is node):
+                    refs.append(node)
+            elif isinstance(node, cst.Assign):
+                assigns.append(node)
+            elif isinstance(node, cst.Return):
+                returns.append(node)
+            elif isinstance(node, cst.Import):
+                bindings.add_import(node)
+                return
+            elif isinstance(node, cst.ImportFrom):
+                bindings.add_import_from(node)
+                return
+            for name in _syntax_fields(type(node)):
+                child = getattr(node, name)
+                if isinstance(child, cst.CSTNode):
+                    walk(child, node)
+                elif isinstance(child, (tuple, list)):
+                    for item in child:
+                        if isinstance(item, cst.CSTNode):
+                            walk(item, node)
 
-            def on_leave(self, node):
-                stack.pop()
-                if isinstance(node, (cst.Import, cst.ImportFrom)):
-                    in_import[0] -= 1
-
-        module.visit(Index())
+        for stmt in module.body:
+            walk(stmt, module)
 
     def consumed_within(self, node) -> bool:
         """Whether ``node`` or an enclosing node is already handled."""
@@ -699,24 +697,15 @@ class Recogniser:
         if not isinstance(node, cst.Name):
             return node
         fn = self.function_of(node)
-        scope = self.module if fn is None else fn
-        found = []
-
-        class Find(cst.CSTVisitor):
-            def visit_FunctionDef(self, n):
-                return n is scope
-
-            def visit_Assign(self, n: cst.Assign):
-                if any(isinstance(t.target, cst.Name) and t.target.value == node.value for t in n.targets):
-                    found.append(n)
-
-        scope.visit(Find())
+        found = [a for a in self.assigns
+                 if any(isinstance(t.target, cst.Name) and t.target.value == node.value for t in a.targets)
+                 and self.function_of(a) is fn]
         if len(found) != 1 or len(found[0].targets) != 1 or not isinstance(found[0].value, cst.Call):
             return node
         call = found[0].value
         if self.name(call.func) is None:
             return node
-        if self._uses_of(scope, node.value) > 1:
+        if self._reads_of(fn, node.value) > 1:
             return node
         stmt = self.statement_of(found[0])
         if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
@@ -724,19 +713,16 @@ class Recogniser:
             self.consumed.add(id(stmt))
         return call
 
-    def _uses_of(self, scope, name: str) -> int:
+    def _reads_of(self, fn, name: str) -> int:
+        """How often ``name`` is read (not assigned) in the scope of function ``fn`` (None: module)."""
         count = 0
-
-        class Count(cst.CSTVisitor):
-            def visit_Name(self, n):
-                nonlocal count
-                if n.value == name:
-                    count += 1
-
-            def visit_AssignTarget(self, n):
-                return False
-
-        scope.visit(Count())
+        for ref in self.refs:
+            head = ref
+            while isinstance(head, cst.Attribute):
+                head = head.value
+            if isinstance(head, cst.Name) and head.value == name and not isinstance(self.parent(ref), cst.AssignTarget) \
+                    and self.function_of(ref) is fn:
+                count += 1
         return count
 
     def _optimizer(self, node, var: str, env) -> tuple[str, list[str]]:
@@ -954,6 +940,24 @@ def _bind_or_raise(spec, positional, keywords, node):
         return spec.bind(positional, keywords)
     except Unsupported as e:
         raise _ModelError(str(e), node) from None
+
+
+#: fields that hold only whitespace, comments and punctuation: never walked
+_TRIVIA_FIELDS = frozenset({
+    "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header", "footer",
+    "newline", "trailing_whitespace", "indent", "equal", "colon", "dot", "operator", "star", "default_indent",
+    "default_newline", "encoding", "lbracket", "rbracket", "lbrace", "rbrace", "arrow", "asynchronous",
+})
+_FIELDS_BY_TYPE: dict[type, tuple[str, ...]] = {}
+
+
+def _syntax_fields(cls) -> tuple[str, ...]:
+    fields = _FIELDS_BY_TYPE.get(cls)
+    if fields is None:
+        fields = tuple(f.name for f in dataclasses.fields(cls)
+                       if f.name not in _TRIVIA_FIELDS and not f.name.startswith("whitespace"))
+        _FIELDS_BY_TYPE[cls] = fields
+    return fields
 
 
 def _is_bystander(stmt, var: str) -> bool:

@@ -29,9 +29,31 @@ TORCH_IMPORTS = {
 _TWO_BLANKS = [cst.EmptyLine(), cst.EmptyLine()]
 
 
+class Blocks:
+    """Whole top-level blocks (classes, helpers) spliced in as text after codegen.
+
+    Parsing them into the tree only to print them again would cost as much as the
+    rest of the translation; a one-line placeholder statement marks where each goes.
+    """
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def placeholder(self, text: str, leading_lines=()) -> cst.SimpleStatementLine:
+        marker = f"__tfpt_block_{len(self.texts)}__"
+        self.texts.append(text.rstrip("\n") + "\n")
+        return cst.SimpleStatementLine([cst.Expr(cst.Name(marker))], leading_lines=list(leading_lines))
+
+    def splice(self, code: str, newline: str = "\n") -> str:
+        for i, text in enumerate(self.texts):
+            code = code.replace(f"__tfpt_block_{i}__{newline}", text.replace("\n", newline), 1)
+        return code
+
+
 class ApplyPlan(cst.CSTTransformer):
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, blocks: Blocks):
         self.plan = plan
+        self.blocks = blocks
 
     def on_visit(self, node):
         # only the paths that lead to an edit: the rest of the tree is reused as is
@@ -52,10 +74,7 @@ class ApplyPlan(cst.CSTTransformer):
         blocks = self.plan.insert_before.get(id(original))
         if not blocks:
             return result
-        inserted = []
-        for source in blocks:
-            for i, stmt in enumerate(cst.parse_module(source).body):
-                inserted.append(stmt.with_changes(leading_lines=_TWO_BLANKS) if i == 0 else stmt)
+        inserted = [self.blocks.placeholder(source, _TWO_BLANKS) for source in blocks]
         if isinstance(result, cst.RemovalSentinel):
             rest = []
         elif isinstance(result, cst.FlattenSentinel):
@@ -215,13 +234,14 @@ def _is_import(stmt) -> bool:
         isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body)
 
 
-def settle_imports(module: cst.Module, helpers: set[str], surviving: set[str], new_names: set[str]) -> cst.Module:
+def settle_imports(module: cst.Module, helpers: set[str], surviving: set[str], new_names: set[str],
+                   blocks: Blocks) -> cst.Module:
     """Drop unused framework imports; add torch imports and the runtime helpers.
 
     ``surviving``: names the untouched code reads; ``new_names``: names the emitted
     code reads. Together they decide which imports stay and which are added.
     """
-    helper_stmts = select.helper_statements(helpers) if helpers else []
+    helper_source = select.helpers_source(helpers)[0] if helpers else ""
     helper_names = select.names_used(helpers) if helpers else set()
 
     # where the framework imports were: the new imports go there
@@ -246,10 +266,10 @@ def settle_imports(module: cst.Module, helpers: set[str], surviving: set[str], n
     end = anchor
     while end < len(body) and _is_import(body[end]):
         end += 1
-    if helper_stmts:
+    helper_stmts = []
+    if helper_source:
         header = cst.EmptyLine(comment=cst.Comment("# Keras training utilities, translated by tfpt (plain PyTorch)."))
-        helper_stmts[0] = helper_stmts[0].with_changes(leading_lines=[*_TWO_BLANKS, header])
-        helper_stmts = [helper_stmts[0]] + [s.with_changes(leading_lines=_TWO_BLANKS) for s in helper_stmts[1:]]
+        helper_stmts = [blocks.placeholder(helper_source, [*_TWO_BLANKS, header])]
         if end < len(body):
             nxt = body[end]
             if sum(1 for l in nxt.leading_lines if l.comment is None) < 2:
@@ -326,7 +346,9 @@ def _identifiers(text: str) -> set[str]:
         return set(_IDENTIFIER.findall(text))
 
 
-def apply(module: cst.Module, plan: Plan) -> cst.Module:
-    """The translated module: plan applied, imports and helpers settled."""
-    module = module.visit(ApplyPlan(plan))
-    return settle_imports(module, plan.helpers, plan.surviving_names, _names_in_new_code(plan, module))
+def apply(module: cst.Module, plan: Plan) -> str:
+    """The translated source: plan applied, imports and helpers settled."""
+    blocks = Blocks()
+    module = module.visit(ApplyPlan(plan, blocks))
+    module = settle_imports(module, plan.helpers, plan.surviving_names, _names_in_new_code(plan, module), blocks)
+    return blocks.splice(module.code, module.default_newline)

@@ -63,6 +63,6 @@ def translate_source(source: str, path: str = "<stdin>") -> Result:
     plan = Recogniser(wrapper).run()
     if not (plan.replace_stmt or plan.replace_call or plan.todos or plan.insert_before):
         return Result(source, sorted(plan.diagnostics))
-    out = rewrite.apply(wrapper.module, plan)
-    return Result(out.code, sorted(plan.diagnostics), plan.translated, plan.models, plan.emitted,
+    code = rewrite.apply(wrapper.module, plan)
+    return Result(code, sorted(plan.diagnostics), plan.translated, plan.models, plan.emitted,
                   plan.compiles, plan.helpers, plan.keras_compiles)

@@ -26,13 +26,15 @@ IMPORTS = {
 @lru_cache(maxsize=1)
 def _template() -> tuple[dict[str, str], dict[str, set[str]], list[str]]:
     text = TEMPLATE.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
     tree = ast.parse(text)
     sources: dict[str, str] = {}
     uses: dict[str, set[str]] = {}
     order: list[str] = []
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            sources[node.name] = ast.get_source_segment(text, node)
+            # top-level definitions span whole lines (ast.get_source_segment is slow)
+            sources[node.name] = "".join(lines[node.lineno - 1:node.end_lineno]).rstrip("\n")
             uses[node.name] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
             order.append(node.name)
     return sources, uses, order
@@ -56,20 +58,6 @@ def closure(names: set[str]) -> list[str]:
         seen.add(n)
         todo.extend(u for u in uses[n] if u in sources and u not in seen)
     return [n for n in order if n in seen]
-
-
-@lru_cache(maxsize=1)
-def _parsed() -> dict:
-    import libcst as cst
-
-    module = cst.parse_module(TEMPLATE.read_text(encoding="utf-8"))
-    return {s.name.value: s for s in module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
-
-
-def helper_statements(names: set[str]) -> list:
-    """The helpers ``names`` need as LibCST statements (parsed once per process)."""
-    parsed = _parsed()
-    return [parsed[n] for n in closure(names)]
 
 
 def names_used(names: set[str]) -> set[str]:

@@ -396,7 +396,7 @@ def _batch_norm(args: Args, t: Tensor) -> Built:
     momentum = args.value("momentum")
     eps = args.text("epsilon")
     cls = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}[rank]
-    torch_momentum = 0.01
+    torch_momentum = round(1 - float(momentum), 10)
     # rank 2 has no layout question; rank >= 3 normalises channels, which torch wants first
     layout = TORCH if rank >= 3 else KERAS
     return Built(
