@@ -515,3 +515,40 @@ def test_windows_line_endings_survive():
     assert "\r\nclass Model(nn.Module):\r\n" in result.code
     assert "\n" not in result.code.replace("\r\n", "")
     compile(result.code, "crlf.py", "exec")
+
+
+def test_activation_function_objects():
+    result = tr("""
+        import tensorflow as tf
+        model = tf.keras.Sequential([
+            tf.keras.layers.Dense(8, activation=tf.nn.relu, input_shape=(4,)),
+            tf.keras.layers.Dense(3, activation=tf.keras.activations.softmax),
+        ])
+    """)
+    assert result.todos == []
+    assert "x = torch.relu(self.dense(x))" in result.code
+    assert "x = torch.softmax(self.dense_1(x), dim=-1)" in result.code
+    assert "tensorflow" not in result.code
+
+
+def test_star_imports_from_keras():
+    result = tr("""
+        from tensorflow.keras.models import *
+        from tensorflow.keras.layers import *
+        x_train = load()
+        model = Sequential([Dense(8, activation="relu", input_shape=(4,)), Dropout(0.1), Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(x_train, x_train)
+    """)
+    assert result.todos == []
+    assert "import *" not in result.code
+    assert "fit(model, x_train, x_train)" in result.code
+
+
+def test_star_import_stays_while_code_still_needs_it():
+    result = tr("""
+        from tensorflow.keras.layers import *
+        model = Sequential([Dense(8)])
+    """)
+    # Sequential is not a layer: with layers-only star import it is unknown, nothing to translate
+    assert "from tensorflow.keras.layers import *" in result.code

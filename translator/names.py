@@ -80,6 +80,10 @@ class Bindings:
 
     def __init__(self):
         self.imported: dict[str, str] = {}
+        #: modules imported with ``from M import *`` (framework modules only)
+        self.star_modules: list[str] = []
+        #: canonical names a star import may supply (so ``x_train`` never resolves through one)
+        self.star_names: frozenset[str] = frozenset()
 
     def add_import(self, node: cst.Import) -> None:
         for alias in node.names:
@@ -91,10 +95,14 @@ class Bindings:
                 self.imported[head] = head
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
-        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+        if node.relative or node.module is None:
             return
         module = dotted(node.module)
         if module is None:
+            return
+        if isinstance(node.names, cst.ImportStar):
+            if is_framework_module(module):
+                self.star_modules.append(module)
             return
         for alias in node.names:
             local = alias.evaluated_alias or alias.evaluated_name
@@ -108,8 +116,17 @@ class Bindings:
         head, _, rest = parts.partition(".")
         base = self.imported.get(head)
         if base is None:
-            return None
+            base = self._from_star(head)
+            if base is None:
+                return None
         return f"{base}.{rest}" if rest else base
+
+    def _from_star(self, head: str) -> str | None:
+        for module in self.star_modules:
+            candidate = f"{module}.{head}"
+            if canonical(candidate) in self.star_names:
+                return candidate
+        return None
 
     def canonical(self, node: cst.CSTNode) -> str | None:
         q = self.qualified(node)

@@ -19,7 +19,7 @@ from . import emit_torch, names
 from .diagnostics import Diagnostic
 from .evaluate import Constants, code, evaluate, value_of
 from .ir import LayerIR, ModelIR
-from .spec import calls, layers, training
+from .spec import activations, calls, layers, training
 from .spec.layers import NEUTRAL_ARGS, TRAINING_ONLY_ARGS, Tensor, Unsupported
 from .spec.values import UNKNOWN, Dim, Value
 
@@ -43,6 +43,8 @@ class Plan:
     surviving_names: set[str] = field(default_factory=set)
     #: ids of nodes whose whole subtree the plan removes
     dropped: set[int] = field(default_factory=set)
+    #: ``from M import *`` modules that code left in place still needs
+    star_modules_used: set[str] = field(default_factory=set)
     #: source text of what the replaced calls introduce
     call_texts: list[str] = field(default_factory=list)
 
@@ -83,6 +85,7 @@ class Recogniser:
         self.wrapper = wrapper
         self._positions = None
         self.bindings = names.Bindings()
+        self.bindings.star_names = _STAR_NAMES
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
         self.calls: list[cst.Call] = []
         self.assigns: list[cst.Assign] = []
@@ -229,6 +232,11 @@ class Recogniser:
                 n = self.parents.get(n)
             if n is None:
                 keep.add(head.value)
+        for head in keep:
+            if head not in self.bindings.imported:
+                via = self.bindings.qualified(cst.Name(head))
+                if via is not None:
+                    self.plan.star_modules_used.add(via.rsplit(".", 1)[0])
 
     # ------------------------------------------------------------------ models
 
@@ -477,7 +485,10 @@ class Recogniser:
                 val = self._inner_layer(a.value, env, init_params, fn)
             else:
                 val = value_of(a.value, env)
-                if not val.known:
+                function = activations.FUNCTION_OBJECTS.get(self.name(a.value)) if not val.known else None
+                if function is not None:
+                    val = Value(code(a.value), function)  # activation=tf.nn.relu means "relu"
+                elif not val.known:
                     self._free_names(a.value, init_params, fn)
             if a.keyword is None:
                 pos_vals.append(val)
@@ -941,6 +952,15 @@ def _bind_or_raise(spec, positional, keywords, node):
     except Unsupported as e:
         raise _ModelError(str(e), node) from None
 
+
+#: every canonical name tfpt translates: what a framework ``import *`` may supply
+_STAR_NAMES = frozenset(
+    [f"keras.layers.{n}" for n in (*layers.LAYERS, *layers.ALIASES, "Input", "InputLayer")]
+    + [_SEQUENTIAL, "keras.Input", *calls.LOAD_MODEL, *calls.UTILITIES]
+    + [f"keras.optimizers.{n}" for n in training.OPTIMIZERS]
+    + [f"keras.losses.{n}" for n in training.LOSS_NAMES]
+    + [f"keras.metrics.{n}" for n in training.METRIC_CLASSES]
+)
 
 #: fields that hold only whitespace, comments and punctuation: never walked
 _TRIVIA_FIELDS = frozenset({

@@ -170,8 +170,9 @@ def _bound_names(module: cst.Module) -> set[str]:
 class _DropFrameworkImports(cst.CSTTransformer):
     """Removes TensorFlow/Keras import aliases nothing uses any more."""
 
-    def __init__(self, used: set[str]):
+    def __init__(self, used: set[str], star_modules_used: set[str]):
         self.used = used
+        self.star_modules_used = star_modules_used
         self.removed_comments: list[cst.EmptyLine] = []
 
     def visit_SimpleStatementLine(self, node):
@@ -194,7 +195,7 @@ class _DropFrameworkImports(cst.CSTTransformer):
         if not names.is_framework_module(module):
             return updated
         if isinstance(updated.names, cst.ImportStar):
-            return updated
+            return updated if module in self.star_modules_used else cst.RemovalSentinel.REMOVE
         keep = [a for a in updated.names if (a.evaluated_alias or a.evaluated_name) in self.used]
         return _with_aliases(updated, keep)
 
@@ -235,7 +236,7 @@ def _is_import(stmt) -> bool:
 
 
 def settle_imports(module: cst.Module, helpers: set[str], surviving: set[str], new_names: set[str],
-                   blocks: Blocks) -> cst.Module:
+                   blocks: Blocks, star_modules_used: frozenset[str] = frozenset()) -> cst.Module:
     """Drop unused framework imports; add torch imports and the runtime helpers.
 
     ``surviving``: names the untouched code reads; ``new_names``: names the emitted
@@ -247,7 +248,7 @@ def settle_imports(module: cst.Module, helpers: set[str], surviving: set[str], n
     # where the framework imports were: the new imports go there
     anchor = next((i for i, s in enumerate(module.body) if _is_framework_import(s)), None)
     used = set(surviving) | helper_names | new_names
-    dropper = _DropFrameworkImports(used)
+    dropper = _DropFrameworkImports(used, star_modules_used)
     module = module.visit(dropper)
     bound_after = _bound_names(module)
     needed = [imp for name, imp in TORCH_IMPORTS.items() if name in used and name not in bound_after]
@@ -350,5 +351,6 @@ def apply(module: cst.Module, plan: Plan) -> str:
     """The translated source: plan applied, imports and helpers settled."""
     blocks = Blocks()
     module = module.visit(ApplyPlan(plan, blocks))
-    module = settle_imports(module, plan.helpers, plan.surviving_names, _names_in_new_code(plan, module), blocks)
+    module = settle_imports(module, plan.helpers, plan.surviving_names, _names_in_new_code(plan, module), blocks,
+                            plan.star_modules_used)
     return blocks.splice(module.code, module.default_newline)

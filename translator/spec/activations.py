@@ -38,6 +38,17 @@ CHANNEL_AXIS = frozenset({"softmax", "log_softmax"})
 RNN_NONLINEARITY = {"tanh": "tanh", "relu": "relu"}
 
 
+#: activation functions passed as objects (``activation=tf.nn.relu``), by canonical name
+_TF_FUNCTIONS = ("relu", "sigmoid", "tanh", "softmax", "log_softmax", "elu", "selu", "gelu", "softplus",
+                 "softsign", "swish", "silu", "relu6", "leaky_relu")
+FUNCTION_OBJECTS: dict[str, str] = {
+    **{f"keras.activations.{n}": n for n in ACTIVATIONS},
+    **{f"tf.nn.{n}": n for n in _TF_FUNCTIONS},
+    **{f"tf.math.{n}": n for n in ("sigmoid", "tanh", "softplus", "softsign")},
+    "tf.sigmoid": "sigmoid", "tf.tanh": "tanh",
+}
+
+
 def activation_name(value: object) -> str:
     """The canonical Keras name of an ``activation=`` argument value."""
     if value is None:
