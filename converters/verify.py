@@ -4,9 +4,11 @@ For every model tfpt translated in a file: rebuild it in Keras (from the IR, wit
 concrete values), run seeded synthetic inputs through it, move its weights into the
 translated ``nn.Module`` with ``converters.transfer`` and run the same inputs there.
 Each framework runs in its own worker process (``converters.verify_worker``). With
-``train_steps`` both sides also take that many optimizer steps on the same batches
-(compile as written in the script on the Keras side, the translated compile lines on
-the torch side; dropout off on both) and the per-step losses are compared.
+``train_steps`` both sides also train on the same ``train_steps`` unshuffled batches
+through their real training loops: one epoch of Keras' ``model.fit`` (compiled as the
+script compiles it) against one epoch of the translated ``fit`` (the translated compile
+lines and runtime helpers), dropout off on both; the epoch losses are compared and the
+trained models are compared again on the first inputs.
 
 Exit status: 0 when every verified model agrees within tolerance, 1 when one does not
 (or a worker failed), 2 for bad input (unreadable file, syntax error, nothing that
@@ -407,7 +409,8 @@ def verify_file(path: str, train_steps: int = 0, out: Callable[[str], None] = pr
     keras_job = {"seed": SEED, "batch": BATCH, "train_steps": train_steps, "prelude": "\n".join(imports),
                  "models": [j.keras for j in jobs]}
     helpers = ""
-    names = result.helpers & select.available()
+    # training goes through the translated loop itself: the runtime's fit
+    names = (result.helpers | ({"fit"} if train_steps else set())) & select.available()
     if train_steps and names:
         helpers = select.helpers_source(names)[0]
     constants = module_constants(module)
@@ -457,9 +460,10 @@ def _report(j: _Job, train_steps: int, k_arrays, k_info, t_arrays, t_info, out) 
     lk, lt = k_arrays[f"{j.key}.loss"], t_arrays[f"{j.key}.loss"]
     rel = float(np.max(np.abs(lk - lt) / np.maximum(np.abs(lk), 1e-12)))
     loss_ok = bool(np.all(np.isfinite(lt))) and rel <= LOSS_REL_TOL
-    out(f"  training {len(lk)} steps: loss keras {lk[-1]:.4f} torch {lt[-1]:.4f}, max rel {rel:.1e} — {_verdict(loss_ok)}")
+    out(f"  training {train_steps} steps (one fit epoch on each side): mean loss keras {lk[-1]:.4f} "
+        f"torch {lt[-1]:.4f}, rel {rel:.1e} — {_verdict(loss_ok)}")
     if not loss_ok:
-        out(f"    per-step losses: keras [{', '.join(f'{v:.7g}' for v in lk)}], torch [{', '.join(f'{v:.7g}' for v in lt)}]")
+        out(f"    epoch losses: keras [{', '.join(f'{v:.7g}' for v in lk)}], torch [{', '.join(f'{v:.7g}' for v in lt)}]")
     f_abs, f_rel = _diff(k_arrays[f"{j.key}.final"], t_arrays[f"{j.key}.final"])
     scale = max(1.0, float(np.max(np.abs(k_arrays[f"{j.key}.final"]), initial=0.0)))
     final_ok = f_abs <= TRAINED_ABS_TOL * scale

@@ -91,15 +91,14 @@ def run_keras(job: dict, out_path: str) -> None:
                 exec(spec["compile_prelude"], ns)
                 ns["__tfpt_model"] = model
                 exec(f"__tfpt_model.compile(\n{spec['compile']}\n)", ns)
-                losses = []
-                for k in range(steps):
-                    xb = _inputs(rng, spec, job["batch"])
-                    yb = _targets(rng, spec["loss"], y.shape)
-                    arrays[f"{key}.tx.{k}"], arrays[f"{key}.ty.{k}"] = xb, yb
-                    feed = xb.astype(np.int32) if xb.dtype.kind == "i" else xb
-                    logs = model.train_on_batch(feed, yb, return_dict=True)
-                    losses.append(float(logs["loss"]))
-                arrays[f"{key}.loss"] = np.array(losses, dtype=np.float64)
+                # one epoch of `steps` unshuffled batches through Keras' own fit loop
+                xb = np.concatenate([_inputs(rng, spec, job["batch"]) for _ in range(steps)])
+                yb = _targets(rng, spec["loss"], (len(xb),) + y.shape[1:])
+                arrays[f"{key}.tx"], arrays[f"{key}.ty"] = xb, yb
+                feed = xb.astype(np.int32) if xb.dtype.kind == "i" else xb
+                history = model.fit(feed, yb, batch_size=job["batch"], epochs=1, shuffle=False, verbose=0)
+                arrays[f"{key}.loss"] = np.array(history.history["loss"], dtype=np.float64)
+                arrays[f"{key}.batch"] = np.array(job["batch"])
                 feed = x.astype(np.int32) if x.dtype.kind == "i" else x
                 arrays[f"{key}.final"] = keras.ops.convert_to_numpy(model(feed, training=False))
         except Exception:
@@ -151,17 +150,10 @@ def run_torch(job: dict, out_path: str) -> None:
                 info["dropout"] = len(dropouts)
                 ns[spec["var"]] = model
                 exec("\n".join(spec["compile_lines"]), ns)
-                model.train()
-                losses = []
-                for k in range(len(keras_arrays[f"{key}.loss"])):
-                    xb = torch.from_numpy(keras_arrays[f"{key}.tx.{k}"])
-                    yb = torch.from_numpy(keras_arrays[f"{key}.ty.{k}"])
-                    model.optimizer.zero_grad()
-                    loss = model.loss_fn(model(xb), yb)
-                    loss.backward()
-                    model.optimizer.step()
-                    losses.append(float(loss.item()))
-                arrays[f"{key}.loss"] = np.array(losses, dtype=np.float64)
+                # the translated training loop (the runtime's fit) on the same batches
+                history = ns["fit"](model, keras_arrays[f"{key}.tx"], keras_arrays[f"{key}.ty"],
+                                    batch_size=int(keras_arrays[f"{key}.batch"]), epochs=1, shuffle=False, verbose=0)
+                arrays[f"{key}.loss"] = np.array(history.history["loss"], dtype=np.float64)
                 model.eval()
                 with torch.no_grad():
                     arrays[f"{key}.final"] = model(x).numpy()
