@@ -25,9 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
-import tokenize
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +33,7 @@ import libcst as cst
 import numpy as np
 
 from translator.diagnostics import InputError
+from translator.files import read_source
 from translator.evaluate import code, evaluate
 from translator.runtime import select
 from translator.spec.values import UNKNOWN
@@ -77,22 +76,6 @@ class _Job:
 
 
 # --------------------------------------------------------------------------- reading the script
-
-
-def _read(path: str) -> str:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
-        return data.decode(encoding)
-    except (SyntaxError, LookupError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot decode: {e}") from None
 
 
 def _binding_counts(module: cst.Module) -> dict[str, int]:
@@ -392,7 +375,7 @@ def verify_file(path: str, train_steps: int = 0, out: Callable[[str], None] = pr
         out("tfpt verify: --train-steps must be 0 or more")
         return EXIT_BAD_INPUT
     try:
-        source = _read(path)
+        source = read_source(path)
         result = translate_source(source, path)
         module = cst.parse_module(source)
     except InputError as e:

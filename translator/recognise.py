@@ -303,7 +303,6 @@ class Recogniser:
             self.plan.replace_stmt[id(s)] = []
             self.consumed.add(id(s))
         ctor = f"{model.class_name}({', '.join(model.init_params)})"
-        parent = self.parent(call)
         self.plan.replace(call, lambda _updated, ctor=ctor: cst.parse_expression(ctor), ctor)
         top = self.toplevel_of(stmt)
         self.plan.insert_before.setdefault(id(top), []).append(emitted.source)
@@ -852,7 +851,6 @@ class Recogniser:
         return None
 
     def _save_load(self, node: cst.Call, var: str, method: str) -> None:
-        stmt = self.statement_of(node)
         bound = self._bound(node, calls.SAVE_PARAMS)
         if bound is None or "filepath" not in bound:
             self.todo(node, f"model.{method}", f"model.{method}() without a file path is not translated")

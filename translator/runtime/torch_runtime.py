@@ -222,33 +222,30 @@ def accuracy(y_pred, y_true):
 # ---------------------------------------------------------------------------
 
 
-class KerasAdam(torch.optim.Adam):
-    """torch.optim.Adam with Keras' defaults and epsilon: Keras adds it before bias correction."""
-
-    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-07, amsgrad=False):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, amsgrad=amsgrad)
-        self.keras_eps, self.steps = eps, 0
+class KerasEpsilon:
+    """For torch's Adam family: move epsilon to where Keras adds it (before bias correction)."""
 
     def step(self, closure=None):
-        # torch divides by sqrt(v_hat) + eps; Keras by sqrt(v) + eps: rescale eps per step
-        self.steps += 1
+        # torch divides by sqrt(v_hat) + eps, Keras by sqrt(v) + eps: rescale eps every step
         for group in self.param_groups:
-            group["eps"] = self.keras_eps / math.sqrt(1 - group["betas"][1] ** self.steps)
+            group.setdefault("keras_eps", group["eps"])
+            group["keras_step"] = group.get("keras_step", 0) + 1
+            group["eps"] = group["keras_eps"] / math.sqrt(1 - group["betas"][1] ** group["keras_step"])
         return super().step(closure)
 
 
-class KerasAdamW(torch.optim.AdamW):
+class KerasAdam(KerasEpsilon, torch.optim.Adam):
+    """torch.optim.Adam with Keras' defaults and epsilon placement."""
+
+    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-07, amsgrad=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, amsgrad=amsgrad)
+
+
+class KerasAdamW(KerasEpsilon, torch.optim.AdamW):
     """torch.optim.AdamW with Keras' defaults (weight_decay 0.004) and epsilon placement."""
 
     def __init__(self, params, lr=0.001, weight_decay=0.004, betas=(0.9, 0.999), eps=1e-07, amsgrad=False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
-        self.keras_eps, self.steps = eps, 0
-
-    def step(self, closure=None):
-        self.steps += 1
-        for group in self.param_groups:
-            group["eps"] = self.keras_eps / math.sqrt(1 - group["betas"][1] ** self.steps)
-        return super().step(closure)
 
 
 class KerasRMSprop(torch.optim.Optimizer):
