@@ -552,3 +552,26 @@ def test_star_import_stays_while_code_still_needs_it():
     """)
     # Sequential is not a layer: with layers-only star import it is unknown, nothing to translate
     assert "from tensorflow.keras.layers import *" in result.code
+
+
+def test_shape_held_in_a_variable_translates_what_acts_on_the_last_axis():
+    result = tr("""
+        import tensorflow as tf
+        model = tf.keras.Sequential([
+            tf.keras.layers.Dense(64, activation='relu', input_shape=(input_shape)),
+            tf.keras.layers.Dense(num_classes, activation='softmax')
+        ])
+    """)
+    assert result.todos == []
+    assert "self.dense = nn.Linear(input_shape[-1], 64)" in result.code
+    assert "self.dense_1 = nn.Linear(64, num_classes)" in result.code
+
+
+def test_shape_held_in_a_variable_is_not_enough_for_flatten():
+    result = tr("""
+        import keras
+        shape = x.shape[1:]
+        model = keras.Sequential([keras.layers.Flatten(input_shape=shape), keras.layers.Dense(2)])
+    """)
+    assert [d.reason.split(";")[0] for d in result.todos] == [
+        "Flatten at line 4: Flatten: needs the input's rank"]

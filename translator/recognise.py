@@ -424,7 +424,7 @@ class Recogniser:
                 raise _ModelError(f"layer {layer_name} is not supported yet", node)
             args, notes, shape = self._bind(spec, node, scope, init_params, fn)
             if not irs and shape is not None and input_tensor.shape is None:
-                input_tensor = Tensor(shape)
+                input_tensor = _tensor(shape)
             given_name = args.given.get("name")
             if given_name is not None and isinstance(given_name.value, str):
                 attr = _identifier(given_name.value)
@@ -452,8 +452,10 @@ class Recogniser:
         if shape_node is None and batch_shape is None:
             raise _ModelError("Input without a shape", node)
         if shape_node is not None:
-            return Tensor(self._shape(shape_node, env))
+            return _tensor(self._shape(shape_node, env))
         dims = self._shape(batch_shape, env)
+        if isinstance(dims, _ShapeOfUnknownRank):
+            return Tensor(dims, rank_known=False)
         return Tensor(dims[1:])
 
     def _shape(self, node, env) -> tuple[Dim, ...]:
@@ -462,6 +464,10 @@ class Recogniser:
             return tuple(Dim("None") if code(el.value) == "None" else Dim.from_value(value_of(el.value, env))
                          for el in node.elements)
         v = evaluate(node, env)
+        if v is UNKNOWN and not isinstance(node, (cst.Tuple, cst.List)):
+            # a shape held in a variable (x_train.shape[1:], a name set elsewhere): only its last
+            # axis can be named; layers that need more say so
+            return _ShapeOfUnknownRank((Dim(f"{code(node).strip('()')}[-1]"),))
         if isinstance(v, int):
             v = (v,)
         if isinstance(v, (tuple, list)) and all(isinstance(d, int) or d is None for d in v):
@@ -499,7 +505,7 @@ class Recogniser:
         for k, v in list(args.given.items()):
             if k in ("input_shape", "batch_input_shape"):
                 s = self._shape(arg_nodes[k], env)
-                shape = s[1:] if k == "batch_input_shape" else s
+                shape = s[1:] if k == "batch_input_shape" and not isinstance(s, _ShapeOfUnknownRank) else s
             elif k == "input_dim":
                 shape = (Dim.from_value(v),)
             if k in NEUTRAL_ARGS or k in accepted:
@@ -935,6 +941,14 @@ def _inside_left_model(rec: Recogniser, node, left: set[str]) -> bool:
         return False
     stmt = rec.statement_of(node)
     return stmt is not None and id(stmt) in rec.plan.todos
+
+
+class _ShapeOfUnknownRank(tuple):
+    """A shape of which only the last axis is known (as an expression)."""
+
+
+def _tensor(shape) -> Tensor:
+    return Tensor(tuple(shape), rank_known=not isinstance(shape, _ShapeOfUnknownRank))
 
 
 class _ModelError(Exception):

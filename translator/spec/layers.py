@@ -45,10 +45,13 @@ class Tensor:
 
     shape: tuple[Dim, ...] | None  # None: unknown (no input shape given)
     layout: str = KERAS
+    #: False when only the last axis is known (``input_shape=shape_variable``): layers that
+    #: act on the last axis (Dense, LayerNormalization, activations) still translate
+    rank_known: bool = True
 
     @property
     def rank(self) -> int | None:
-        return None if self.shape is None else len(self.shape) + 1
+        return None if self.shape is None or not self.rank_known else len(self.shape) + 1
 
 
 @dataclass
@@ -145,9 +148,11 @@ def to_layout(t: Tensor, layout: str) -> tuple[list[str], Tensor]:
 
 
 
-def _need_shape(t: Tensor, layer: str, rank: int | None = None) -> tuple[Dim, ...]:
+def _need_shape(t: Tensor, layer: str, rank: int | None = None, any_rank: bool = False) -> tuple[Dim, ...]:
     if t.shape is None:
         raise Unsupported(f"{layer}: the input shape is unknown (give the first layer input_shape= or start with keras.Input)")
+    if not t.rank_known and not any_rank:
+        raise Unsupported(f"{layer}: needs the input's rank; the input shape is not a static tuple")
     if rank is not None and len(t.shape) + 1 != rank:
         raise Unsupported(f"{layer} expects a rank-{rank} input, got rank {len(t.shape) + 1}")
     return t.shape
@@ -191,10 +196,10 @@ def _check_channels_last(args: Args) -> None:
 
 
 def _dense(args: Args, t: Tensor) -> Built:
-    shape = _need_shape(t, "Dense")
+    shape = _need_shape(t, "Dense", any_rank=True)  # both frameworks act on the last axis
     units = args.dim("units")
     bias = args.value("use_bias")
-    out = Tensor(shape[:-1] + (units,), KERAS)
+    out = Tensor(shape[:-1] + (units,), KERAS, t.rank_known)
     bias_arg = "" if bias else ", bias=False"
     weights = (rule("kernel", "weight", Transpose((1, 0))),) + ((rule("bias", "bias"),) if bias else ())
     return Built(
@@ -413,7 +418,7 @@ def _batch_norm(args: Args, t: Tensor) -> Built:
 
 
 def _layer_norm(args: Args, t: Tensor) -> Built:
-    shape = _need_shape(t, "LayerNormalization")
+    shape = _need_shape(t, "LayerNormalization", any_rank=True)
     if args.value("axis") not in (-1, len(shape)):
         raise Unsupported("LayerNormalization(axis=...) other than the last axis")
     if not args.value("center") or not args.value("scale"):
@@ -423,7 +428,7 @@ def _layer_norm(args: Args, t: Tensor) -> Built:
     return Built(
         module=f"nn.LayerNorm({shape[-1].text}, eps={args.text('epsilon')})",
         forward=["x = {m}(x)"],
-        output=Tensor(shape, KERAS),
+        output=Tensor(shape, KERAS, t.rank_known),
         weights=(rule("gamma", "weight"), rule("beta", "bias")),
     )
 
