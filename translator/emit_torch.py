@@ -74,9 +74,11 @@ def emit_model(model: ModelIR) -> EmittedModel:
     reset = _reset_parameters([(layer, b) for layer, b, _ in built if b.module])
     params = "".join(f", {p}" for p in model.init_params)
     origin = f"`{model.var}`" if model.var else f"`{model.class_name}`"
+    spatial = model.input.rank is not None and model.input.rank >= 4
+    takes = "takes the same channels-last input as Keras" if spatial else "takes the same input as Keras"
     lines = [
         f"class {model.class_name}(nn.Module):",
-        f'    """PyTorch translation of the Keras Sequential model {origin}; takes the same (channels-last) input."""',
+        f'    """PyTorch translation of the Keras Sequential model {origin}; {takes}."""',
         "",
         f"    def __init__(self{params}):",
         "        super().__init__()",
