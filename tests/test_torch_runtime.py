@@ -579,3 +579,12 @@ def test_keras_optimizers_match_keras_step_for_step(torch_name, torch_kwargs, ke
         topt.step()
 
     np.testing.assert_allclose(p.detach().numpy(), np.asarray(var), rtol=1e-6, atol=1e-7)
+
+
+def test_inputs_are_cast_to_float32_like_keras_inputs():
+    """Keras casts x to the Input's float32: raw uint8 images feed a Dense model."""
+    assert rt.to_input(np.zeros((2, 3), dtype="uint8")).dtype == torch.float32
+    assert rt.to_input(np.zeros((2, 3))).dtype == torch.float32
+    model = torch.nn.Linear(3, 2)
+    out = rt.predict(model, np.arange(6, dtype="uint8").reshape(2, 3))
+    assert out.dtype == np.float32 and out.shape == (2, 2)

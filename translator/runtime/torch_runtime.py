@@ -34,8 +34,13 @@ import torch.nn.functional as F
 # ---------------------------------------------------------------------------
 
 
+def to_input(array):
+    """Model inputs as Keras feeds them: cast to the Input's float32 (an Embedding casts back to int)."""
+    return torch.as_tensor(np.asarray(array), dtype=torch.float32)
+
+
 def to_tensor(array):
-    """Convert an array the way Keras feeds it: floats -> float32, integers -> int64."""
+    """Targets as Keras feeds them: floats -> float32, integer labels -> int64."""
     tensor = torch.as_tensor(np.asarray(array))
     return tensor.float() if tensor.is_floating_point() else tensor.long()
 
@@ -64,7 +69,7 @@ def format_logs(logs):
 def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", *, validation_split=0.0, validation_data=None,
         shuffle=True, initial_epoch=0, validation_batch_size=None, validation_freq=1):
     """Keras `Model.fit` on arrays: epoch means of loss and metrics, `val_*` from `evaluate`, log keys sorted."""
-    x, y = to_tensor(x), to_tensor(y)
+    x, y = to_input(x), to_tensor(y)
     batch_size = batch_size or 32
     if validation_split and validation_data is None:
         split_at = split_index(len(x), validation_split)
@@ -98,7 +103,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", *, validation_sp
 
 def evaluate(model, x, y, batch_size=None, verbose="auto", *, return_dict=False):
     """Keras `Model.evaluate`: the loss alone without metrics, else [loss, *metrics]; a sorted dict if asked."""
-    x, y = to_tensor(x), to_tensor(y)
+    x, y = to_input(x), to_tensor(y)
     batch_size = batch_size or 32
     model.eval()
     totals = dict.fromkeys(["loss", *model.metric_fns], 0.0)
@@ -120,7 +125,7 @@ def predict(model, x, batch_size=None, verbose="auto"):
     """Keras `Model.predict`: batched inference in eval mode, returned as one NumPy array."""
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(inputs) for inputs in to_tensor(x).split(batch_size or 32)]).numpy()
+        return torch.cat([model(inputs) for inputs in to_input(x).split(batch_size or 32)]).numpy()
 
 
 # ---------------------------------------------------------------------------
