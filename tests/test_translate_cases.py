@@ -575,3 +575,14 @@ def test_shape_held_in_a_variable_is_not_enough_for_flatten():
     """)
     assert [d.reason.split(";")[0] for d in result.todos] == [
         "Flatten at line 4: Flatten: needs the input's rank"]
+
+
+def test_imported_utility_is_replaced_by_the_helper_of_the_same_name():
+    result = tr("""
+        import numpy as np
+        from tensorflow.keras.utils import to_categorical
+        y = to_categorical(np.array([1, 2]), 3)
+    """)
+    assert "tensorflow" not in result.code
+    assert "y = to_categorical(np.array([1, 2]), 3)" in result.code
+    assert "def to_categorical(" in result.code

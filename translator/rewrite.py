@@ -247,7 +247,10 @@ def settle_imports(module: cst.Module, helpers: set[str], surviving: set[str], n
 
     # where the framework imports were: the new imports go there
     anchor = next((i for i, s in enumerate(module.body) if _is_framework_import(s)), None)
-    used = set(surviving) | helper_names | new_names
+    # a helper named like the Keras function it replaces (to_categorical) defines that name:
+    # the emitted code reading it is no reason to keep the TensorFlow import
+    defined = set(select.closure(helpers)) if helpers else set()
+    used = set(surviving) | ((helper_names | new_names) - defined)
     dropper = _DropFrameworkImports(used, star_modules_used)
     module = module.visit(dropper)
     bound_after = _bound_names(module)
