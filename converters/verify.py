@@ -34,7 +34,7 @@ import numpy as np
 
 from translator.diagnostics import InputError
 from translator.files import read_source
-from translator.evaluate import code, evaluate
+from translator.evaluate import code, evaluate, names_read
 from translator.runtime import select
 from translator.spec.values import UNKNOWN
 from translator.translate import translate_source
@@ -186,30 +186,6 @@ def _imported_names(imports: list[str]) -> set[str]:
     return names
 
 
-def _free_names(expr: cst.CSTNode) -> list[str]:
-    """Names an expression reads (keywords and attribute names excluded)."""
-    found: list[str] = []
-
-    class V(cst.CSTVisitor):
-        def visit_Arg(self, node: cst.Arg):
-            node.value.visit(self)
-            return False
-
-        def visit_Attribute(self, node: cst.Attribute):
-            node.value.visit(self)
-            return False
-
-        def visit_Name(self, node: cst.Name):
-            if node.value not in found and node.value not in ("True", "False", "None"):
-                found.append(node.value)
-
-        def visit_Lambda(self, node):
-            return False
-
-    expr.visit(V())
-    return found
-
-
 def _compile_prelude(args_text: str, module: cst.Module, constants: dict, imported: set[str]) -> str:
     """Statements binding the names the compile arguments use (``opt = keras.optimizers.SGD(...)``)."""
     call = cst.parse_expression(f"f(\n{args_text}\n)")
@@ -234,12 +210,12 @@ def _compile_prelude(args_text: str, module: cst.Module, constants: dict, import
                 lines.append(f"{n} = {constants[n]!r}")
             elif n in single and depth < 4:
                 value = single[n].value
-                need(_free_names(value), depth + 1)
+                need(names_read(value), depth + 1)
                 lines.append(f"{n} = {code(value)}")
             else:
                 raise ConcreteValueError(f"compile() uses {n!r}, which is not a module-level constant or assignment")
 
-    need(_free_names(call), 0)
+    need(names_read(call), 0)
     return "\n".join(lines)
 
 

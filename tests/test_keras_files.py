@@ -21,7 +21,7 @@ def _last(name: str) -> str:
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """name -> (expected per-layer weights, layer names, {format: path})."""
-    keras = pytest.importorskip("keras")
+    import keras
     layers = keras.layers
     out_dir = tmp_path_factory.mktemp("keras_files")
     rng = np.random.default_rng(0)

@@ -224,3 +224,24 @@ def _only_literals(node: cst.CSTNode) -> bool:
 
     node.visit(V())
     return not found
+
+
+def names_read(node: cst.CSTNode) -> list[str]:
+    """Names ``node`` reads, in order: keyword and attribute names and True/False/None excluded."""
+    found: list[str] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Arg(self, n: cst.Arg):
+            n.value.visit(self)
+            return False
+
+        def visit_Attribute(self, n: cst.Attribute):
+            n.value.visit(self)
+            return False
+
+        def visit_Name(self, n: cst.Name):
+            if n.value not in found and n.value not in _CONSTS:
+                found.append(n.value)
+
+    node.visit(V())
+    return found

@@ -17,7 +17,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from . import emit_torch, names
 from .diagnostics import Diagnostic
-from .evaluate import Constants, code, evaluate, value_of
+from .evaluate import Constants, code, evaluate, names_read, value_of
 from .ir import LayerIR, ModelIR
 from .spec import activations, calls, layers, training
 from .spec.layers import NEUTRAL_ARGS, TRAINING_ONLY_ARGS, Tensor, Unsupported
@@ -538,8 +538,8 @@ class Recogniser:
         """Names an emitted argument needs; local ones become ``__init__`` parameters."""
         if fn is None:
             return
-        for n in _names_in(node):
-            if n not in self.defined_names and n not in init_params and n not in ("True", "False", "None"):
+        for n in names_read(node):
+            if n not in self.defined_names and n not in init_params:
                 init_params.append(n)
 
     def _class_name(self, var, keras_name, fn) -> str:
@@ -999,7 +999,7 @@ def _is_bystander(stmt, var: str) -> bool:
     for small in stmt.body:
         if not isinstance(small, (cst.Expr, cst.Pass)):
             return False
-    return var not in _names_in(stmt)
+    return var not in names_read(stmt)
 
 
 def _add_argument(small, var: str):
@@ -1019,22 +1019,6 @@ def _identifier(name: str) -> str:
     if not ident or ident[0].isdigit():
         ident = "layer_" + ident
     return ident
-
-
-def _names_in(node) -> list[str]:
-    found: list[str] = []
-
-    class V(cst.CSTVisitor):
-        def visit_Attribute(self, n: cst.Attribute):
-            n.value.visit(self)
-            return False
-
-        def visit_Name(self, n: cst.Name):
-            if n.value not in found:
-                found.append(n.value)
-
-    node.visit(V())
-    return found
 
 
 def _is_simple(text: str) -> bool:
