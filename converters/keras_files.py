@@ -2,9 +2,17 @@
 
 ``read_keras_file(path)`` returns a ``KerasCheckpoint`` whose ``layers`` line up with
 ``model.layers`` (one entry per layer, empty variable lists included) and whose
-variables come in ``layer.weights`` order, named like Keras 3 ``variable.path``
-(``bidi/forward_lstm/lstm_cell/kernel``), so ``transfer.model_to_state_dict`` can
-consume ``checkpoint.weights()`` directly. Only zipfile, json, h5py and numpy are used.
+variables come in ``layer.weights`` order, so ``transfer.model_to_state_dict`` can
+consume ``checkpoint.weights()`` directly. ``open_keras_file(path)`` is the same as a
+context manager whose arrays are lazy h5py datasets: a converter streams one tensor
+at a time instead of holding the checkpoint twice. Only zipfile, json, h5py and numpy
+are used.
+
+Variable names: legacy ``.h5`` files store them (``dense/kernel:0``). Keras 3 files
+store only positions (``vars/0``): such a variable is named by its path with the
+position last (``bidi/forward_lstm/lstm_cell/0``), and the converter names it from the
+spec's ``WeightRule`` for that layer (which lists a layer's variables in Keras' order),
+so no second table of Keras variable names lives here.
 
 Layouts (measured with Keras 3.15):
 
@@ -18,12 +26,11 @@ Layouts (measured with Keras 3.15):
   ``bidirectional/forward_layer/cell/vars/<i>`` and ``.../backward_layer/...``, a
   wrapper's ``layer/``, a nested model's ``layers/<...>``. HDF5 lists groups
   alphabetically, so the order of sub-layers (forward before backward) and of layers
-  comes from the config, and variable names from a per-class table below (with the
-  config's ``use_bias``/``center``/``scale``); a variable the table cannot name is
-  named by its index.
+  comes from the config. Keras writes the archive uncompressed (ZIP_STORED): the h5 is
+  read in place through a window on the archive, never copied.
 * ``.weights.h5`` (``model.save_weights``): the same tree at the file root, no config:
   layers come in file order (natural sort of the group names), classes are guessed
-  from the group names.
+  from the group names (snake_case of the spec's layer classes).
 * legacy ``.h5`` (``model.save("x.h5")``, Keras 2 files): ``model_weights`` (or the
   root, for Keras 2 ``save_weights``) with attribute ``layer_names`` (model.layers
   order) and per layer ``weight_names`` (full variable paths, in layer.weights order,
@@ -38,13 +45,16 @@ refused with ``CheckpointError``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
 import os
 import re
+import shutil
+import tempfile
 import zipfile
-from typing import Any
+from typing import Any, Iterator
 
 import h5py
 import numpy as np
@@ -89,62 +99,19 @@ def to_snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def _flag(cfg: dict | None, key: str) -> bool:
-    return True if not isinstance(cfg, dict) else bool(cfg.get(key, True))
-
-
-def _kernel_bias(cfg):
-    return ["kernel"] + (["bias"] if _flag(cfg, "use_bias") else [])
-
-
-def _norm(cfg, moving: bool):
-    names = (["gamma"] if _flag(cfg, "scale") else []) + (["beta"] if _flag(cfg, "center") else [])
-    return names + (["moving_mean", "moving_variance"] if moving else [])
-
-
-def _cell(cfg):
-    return ["kernel", "recurrent_kernel"] + (["bias"] if _flag(cfg, "use_bias") else [])
-
-
-#: class name -> config -> names of the layer's own variables (``vars/<i>`` order)
-VARIABLE_NAMES = {
-    **{c: _kernel_bias for c in (
-        "Dense", "Conv1D", "Conv2D", "Conv3D",
-        "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")},
-    "BatchNormalization": lambda cfg: _norm(cfg, True),
-    "LayerNormalization": lambda cfg: _norm(cfg, False),
-    "Embedding": lambda cfg: ["embeddings"],
-    "PReLU": lambda cfg: ["alpha"],
-    "LSTMCell": _cell,
-    "GRUCell": _cell,
-    "SimpleRNNCell": _cell,
-}
 _RNN_CELLS = {"LSTM": "LSTMCell", "GRU": "GRUCell", "SimpleRNN": "SimpleRNNCell"}
 _MODELS = ("Functional", "Sequential", "Model")
-_BY_SNAKE = {to_snake_case(c): c for c in [*VARIABLE_NAMES, *_RNN_CELLS, "Bidirectional", "TimeDistributed"]}
 
 
-_FLAG_VARIANTS = ({}, {"use_bias": False}, {"center": False}, {"scale": False}, {"center": False, "scale": False})
+def _known_classes() -> dict[str, str]:
+    """snake_case group key -> Keras class, for the classes tfpt has rows for."""
+    from translator.spec.layers import ALIASES, LAYERS
+
+    names = [*LAYERS, *ALIASES, *_RNN_CELLS.values(), "TimeDistributed"]
+    return {to_snake_case(c): ALIASES.get(c, c) for c in names}
 
 
-def _variable_names(cls, cfg, n: int) -> list[str]:
-    """Names of a layer's ``n`` own variables; their indices when the table cannot tell.
-
-    Without a config (``.weights.h5``) the optional variables are unknown: every
-    combination of the flags is tried and used only when all that fit agree.
-    """
-    table = VARIABLE_NAMES.get(cls) if cls else None
-    if table is not None:
-        if cfg is not None:
-            names = table(cfg)
-            if len(names) == n:
-                return names
-        else:
-            fits = {tuple(table(v)) for v in _FLAG_VARIANTS} - {None}
-            fits = {f for f in fits if len(f) == n}
-            if len(fits) == 1:
-                return list(fits.pop())
-    return [str(i) for i in range(n)]
+_BY_SNAKE = _known_classes()
 
 
 def _guess_class(group_key: str | None) -> str | None:
@@ -224,31 +191,105 @@ def read_keras_file(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_ratio: float = DEFAULT_MAX_RATIO,
 ) -> KerasCheckpoint:
-    """Read a ``.keras``, legacy ``.h5`` or ``.weights.h5`` file; see the module docstring."""
+    """Read a ``.keras``, legacy ``.h5`` or ``.weights.h5`` file into memory; see the module docstring."""
+    with open_keras_file(path, trust=trust, max_bytes=max_bytes, max_ratio=max_ratio) as ckpt:
+        where = os.path.basename(os.fspath(path))
+        layers = [(name, cls, [(n, read_array(a, where, n)) for n, a in variables])
+                  for name, cls, variables in ckpt.layers]
+        return dataclasses.replace(ckpt, layers=layers)
+
+
+def read_array(dataset, where: str, name: str) -> np.ndarray:
+    """One variable's data; a damaged dataset becomes a CheckpointError naming it."""
+    try:
+        return np.asarray(dataset)
+    except (OSError, ValueError, KeyError) as e:
+        msg = " ".join(str(e).split()) or type(e).__name__
+        raise CheckpointError(f"{where}: cannot read variable {name!r} ({msg}): corrupt or truncated file") from None
+
+
+@contextlib.contextmanager
+def open_keras_file(
+    path,
+    *,
+    trust: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_ratio: float = DEFAULT_MAX_RATIO,
+) -> Iterator[KerasCheckpoint]:
+    """Like ``read_keras_file``, but the arrays are h5py datasets, valid inside the ``with``."""
     path = os.fspath(path)
     where = os.path.basename(path) or path
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such file")
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-        if head[:4] in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
-            return _read_keras_zip(path, where, trust, max_bytes, max_ratio)
-        if head == _HDF5_MAGIC:
-            with h5py.File(path, "r") as f:
-                return _read_h5(f, path, where, trust, max_bytes)
-        raise CheckpointError(f"{where}: not a Keras file (neither a zip archive nor HDF5)")
-    except CheckpointError:
-        raise
-    except (OSError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as e:
-        msg = " ".join(str(e).split()) or type(e).__name__
-        raise CheckpointError(f"{where}: corrupt or truncated file ({type(e).__name__}: {msg})") from None
-    except (KeyError, ValueError, TypeError, AttributeError) as e:
-        msg = " ".join(str(e).split()) or type(e).__name__
-        raise CheckpointError(f"{where}: unexpected layout ({type(e).__name__}: {msg})") from None
+    with contextlib.ExitStack() as stack:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(8)
+            if head[:4] in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
+                ckpt = _read_keras_zip(path, where, trust, max_bytes, max_ratio, stack)
+            elif head == _HDF5_MAGIC:
+                f = stack.enter_context(h5py.File(path, "r"))
+                ckpt = _read_h5(f, path, where, trust, max_bytes)
+            else:
+                raise CheckpointError(f"{where}: not a Keras file (neither a zip archive nor HDF5)")
+        except CheckpointError:
+            raise
+        except (OSError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as e:
+            msg = " ".join(str(e).split()) or type(e).__name__
+            raise CheckpointError(f"{where}: corrupt or truncated file ({type(e).__name__}: {msg})") from None
+        except (KeyError, ValueError, TypeError, AttributeError) as e:
+            msg = " ".join(str(e).split()) or type(e).__name__
+            raise CheckpointError(f"{where}: unexpected layout ({type(e).__name__}: {msg})") from None
+        yield ckpt
 
 
-def _read_keras_zip(path, where, trust, max_bytes, max_ratio) -> KerasCheckpoint:
+class _Window(io.RawIOBase):
+    """A read-only view of ``size`` bytes of a file from ``offset``: h5py reads a stored zip member in place."""
+
+    def __init__(self, path: str, offset: int, size: int):
+        self._f = open(path, "rb")
+        self._offset, self._size, self._pos = offset, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        n = max(0, min(len(buffer), self._size - self._pos))
+        if n == 0:
+            return 0
+        self._f.seek(self._offset + self._pos)
+        got = self._f.readinto(memoryview(buffer)[:n])
+        self._pos += got
+        return got
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def _member_data_offset(path: str, info: zipfile.ZipInfo) -> int:
+    """Where a member's bytes start: after its local header (whose extra field may differ from the central one)."""
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset)
+        header = fh.read(30)
+    if len(header) < 30 or header[:4] != _ZIP_MAGIC:
+        raise CheckpointError(f"{os.path.basename(path)}: member {info.filename!r} has a damaged local header")
+    name_len, extra_len = int.from_bytes(header[26:28], "little"), int.from_bytes(header[28:30], "little")
+    return info.header_offset + 30 + name_len + extra_len
+
+
+def _read_keras_zip(path, where, trust, max_bytes, max_ratio, stack) -> KerasCheckpoint:
     with zipfile.ZipFile(path) as z:
         infos = z.infolist()
         total = 0
@@ -282,14 +323,24 @@ def _read_keras_zip(path, where, trust, max_bytes, max_ratio) -> KerasCheckpoint
         _check_config(config, where, trust)
         raw_meta = member("metadata.json")
         metadata = json.loads(raw_meta) if raw_meta else None
-        weights = member("model.weights.h5")
-        if weights is None:
+        info = by_name.get("model.weights.h5")
+        if info is None:
             others = [n for n in by_name if n.startswith("model.weights")]
             raise CheckpointError(f"{where}: no model.weights.h5 in the archive"
                                   + (f" (found {others}: sharded/npz weights are not supported)" if others else ""))
-    with h5py.File(io.BytesIO(weights), "r") as f:
-        _check_h5(f, where, max_bytes)
-        layers = _read_keras3(f, config, where)
+        if info.compress_type == zipfile.ZIP_STORED:
+            offset = _member_data_offset(path, info)
+            if offset + info.file_size > os.path.getsize(path):
+                raise CheckpointError(f"{where}: model.weights.h5 runs past the end of the archive: truncated file")
+            source = stack.enter_context(_Window(path, offset, info.file_size))
+        else:  # re-zipped with compression: inflate once into an anonymous temporary file
+            source = stack.enter_context(tempfile.TemporaryFile())
+            with z.open(info) as fh:
+                shutil.copyfileobj(fh, source, 1 << 22)
+            source.seek(0)
+    f = stack.enter_context(h5py.File(source, "r"))
+    _check_h5(f, where, max_bytes)
+    layers = _read_keras3(f, config, where)
     return KerasCheckpoint(path, "keras", config, layers, metadata)
 
 
@@ -348,7 +399,7 @@ def _read_legacy(root, config, where):
         for wname in _attr_list(g, "weight_names"):
             if wname not in g:
                 raise CheckpointError(f"{where}: variable {wname!r} of layer {name!r} is listed but missing")
-            variables.append((wname, np.asarray(g[wname])))
+            variables.append((wname, g[wname]))
         layers.append((name, classes.get(name), variables))
     return layers
 
@@ -400,9 +451,8 @@ def _read_group(g, cls, cfg, scope, key, lcfg=None):
         keys = sorted(vars_group, key=_natural)
         if keys != [str(i) for i in range(len(keys))]:
             raise ValueError(f"{g.name}/vars: unexpected entries {keys}")
-        own = [np.asarray(vars_group[k]) for k in keys]
-    names = _variable_names(cls, cfg, len(own))
-    variables = [("/".join([*scope, name, n]), a) for n, a in zip(names, own)]
+        own = [vars_group[k] for k in keys]
+    variables = [("/".join([*scope, name, str(i)]), a) for i, a in enumerate(own)]
     for child_key, child_cls, child_cfg, nested_scope in _children(g, cls, cfg, lcfg):
         child = g[child_key]
         if child_cls in _MODELS or (child_cls is None and "vars" not in child and "layers" in child):

@@ -6,7 +6,7 @@ says which Keras variables (by name, in ``layer.weights`` order) become which to
 parameters through which transform. Pure numpy; imports neither framework.
 
 Keras-side weights are given as ``(variable name or path, array)`` pairs, e.g.
-``("sequential/dense/kernel", a)``; Keras 3 Bidirectional paths look like
+``("sequential/dense/kernel", a)`` or, from a Keras 3 file, ``("sequential/dense/0", a)``; Keras 3 Bidirectional paths look like
 ``bidirectional/forward_lstm/lstm_cell/kernel`` while its rules are named
 ``forward/kernel``: a variable matches a rule when the last path components agree
 and, for a rule with a prefix (``forward/``), the path has a component starting
@@ -39,9 +39,13 @@ def _last(name: str) -> list[str]:
 
 
 def name_matches(variable: str, rule_name: str) -> bool:
-    """Whether a Keras variable (name or path) is the one a rule names."""
+    """Whether a Keras variable (name or path) is the one a rule names.
+
+    Keras 3 files store positions, not names (``dense/0``): the position stands for
+    whichever variable the rule lists there, and only the scopes are checked.
+    """
     var_parts, rule_parts = _last(variable), rule_name.split("/")
-    if var_parts[-1] != rule_parts[-1]:
+    if var_parts[-1] != rule_parts[-1] and not var_parts[-1].isdigit():
         return False
     if len(var_parts) == 1:
         return True  # a bare name (Keras 3 ``variable.name``): the direction cannot be checked
