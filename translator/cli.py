@@ -60,6 +60,18 @@ def _verify(args) -> int:
     return verify_file(args.file, train_steps=args.train_steps)
 
 
+def _convert(args) -> int:
+    from converters.convert import ConvertError, Options, convert
+
+    opts = Options(src=args.src, out=args.output, module=args.module, keras=args.keras, explain=args.explain,
+                   force=args.force, verify=not args.no_verify, atol=args.atol, rtol=args.rtol,
+                   trust=args.trust, trust_pickle=args.trust_pickle, keep_onnx=args.keep_onnx)
+    try:
+        return convert(opts)
+    except ConvertError as e:
+        raise InputError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tfpt", description="Move Keras code and weights to PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +91,27 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--train-steps", type=int, default=0, metavar="N",
                    help="also run N optimizer steps on both sides and compare the losses")
     v.set_defaults(run=_verify)
+
+    c = sub.add_parser("convert", help="move trained weights between Keras files and torch state dicts",
+                       description="Keras (.keras, .h5, .weights.h5) -> torch (.safetensors, .pt; .pt2/.onnx through "
+                                   "ONNX) and torch state dicts -> Keras (.weights.h5, .keras). Verified by default.")
+    c.add_argument("src", help="the checkpoint to convert")
+    c.add_argument("-o", "--output", help="where to write (the suffix picks the format)")
+    c.add_argument("--module", metavar="FILE.py:CLASS",
+                   help="the torch module the weights are for (default: the module `tfpt translate` emits)")
+    c.add_argument("--keras", metavar="FILE",
+                   help="the Keras architecture: its source (model.py, or model.py:NAME) or a saved .keras/.h5")
+    c.add_argument("--explain", action="store_true", help="print the variable -> parameter mapping table")
+    c.add_argument("--force", action="store_true", help="overwrite an existing output")
+    c.add_argument("--no-verify", action="store_true", help="skip running both sides on the same inputs")
+    c.add_argument("--atol", type=float, default=1e-5, help="verification: absolute tolerance (default 1e-5)")
+    c.add_argument("--rtol", type=float, default=0.0, help="verification: relative tolerance (default 0)")
+    c.add_argument("--trust", action="store_true",
+                   help="allow Lambda layers and custom objects in Keras files (they run stored code)")
+    c.add_argument("--trust-pickle", action="store_true",
+                   help="allow .pt files that need full unpickling (runs code from the file)")
+    c.add_argument("--keep-onnx", metavar="FILE.onnx", help="ONNX route: also keep the intermediate ONNX model")
+    c.set_defaults(run=_convert)
     return parser
 
 

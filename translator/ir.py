@@ -6,6 +6,7 @@ emitters for either framework and the weight converters can share it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -20,7 +21,7 @@ class LayerIR:
     spec: LayerSpec
     args: Args
     attr: str  # the torch attribute; follows Keras' layer name so weights map by name
-    node: cst.Call
+    node: cst.Call | None  # None when the model came from a saved config, not source
     line: int = 0
     col: int = 0
     #: non-blocking notes (training-only arguments that were not carried over)
@@ -37,3 +38,29 @@ class ModelIR:
     input: Tensor
     keras_name: str | None = None
     init_params: list[str] = field(default_factory=list)
+
+
+#: ``nn.Module`` attributes a layer must not shadow
+RESERVED_ATTRS = frozenset({
+    "forward", "training", "train", "eval", "parameters", "modules", "children", "state_dict",
+    "cuda", "cpu", "to", "type", "float", "double", "half", "apply", "zero_grad", "optimizer",
+    "loss_fn", "metric_fns", "reset_parameters",
+})
+
+
+def identifier(name: str) -> str:
+    """A Keras layer name as a Python identifier (``conv-1`` -> ``conv_1``)."""
+    ident = re.sub(r"\W", "_", name)
+    if not ident or ident[0].isdigit():
+        ident = "layer_" + ident
+    return ident
+
+
+def unique_attr(attr: str, used: dict[str, int]) -> str:
+    """``attr``, suffixed when taken or reserved; records it in ``used``."""
+    if attr in RESERVED_ATTRS or attr in used:
+        k = used.get(attr, 0) + 1
+        used[attr] = k
+        attr = f"{attr}_{k}"
+    used.setdefault(attr, 0)
+    return attr

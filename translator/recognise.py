@@ -18,7 +18,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from . import emit_torch, names
 from .diagnostics import Diagnostic
 from .evaluate import Constants, code, evaluate, names_read, value_of
-from .ir import LayerIR, ModelIR
+from .ir import LayerIR, ModelIR, identifier, unique_attr
 from .spec import activations, calls, layers, training
 from .spec.layers import NEUTRAL_ARGS, TRAINING_ONLY_ARGS, Tensor, Unsupported
 from .spec.values import UNKNOWN, Dim, Value
@@ -60,9 +60,6 @@ class Plan:
 _SEQUENTIAL = "keras.Sequential"
 _INPUTS = ("keras.Input", "keras.layers.Input")
 _INPUT_LAYER = "keras.layers.InputLayer"
-_RESERVED_ATTRS = {"forward", "training", "train", "eval", "parameters", "modules", "children", "state_dict",
-                   "cuda", "cpu", "to", "type", "float", "double", "half", "apply", "zero_grad", "optimizer",
-                   "loss_fn", "metric_fns", "reset_parameters"}
 
 
 def snake_case(name: str) -> str:
@@ -427,17 +424,13 @@ class Recogniser:
                 input_tensor = _tensor(shape)
             given_name = args.given.get("name")
             if given_name is not None and isinstance(given_name.value, str):
-                attr = _identifier(given_name.value)
+                attr = identifier(given_name.value)
             else:
                 base = snake_case(spec.keras)
                 n = counters.get(base, 0)
                 counters[base] = n + 1
                 attr = base if n == 0 else f"{base}_{n}"
-            if attr in _RESERVED_ATTRS or attr in used_attrs:
-                k = used_attrs.get(attr, 0) + 1
-                used_attrs[attr] = k
-                attr = f"{attr}_{k}"
-            used_attrs.setdefault(attr, 0)
+            attr = unique_attr(attr, used_attrs)
             # positions cost a pass over the tree: only when there is something to report
             line, col = self.pos(node) if notes else (0, 0)
             irs.append(LayerIR(spec, args, attr, node, line, col, notes))
@@ -1012,13 +1005,6 @@ def _add_argument(small, var: str):
             and f.attr.value == "add" and len(call.args) == 1 and call.args[0].keyword is None):
         return call.args[0].value
     return None
-
-
-def _identifier(name: str) -> str:
-    ident = re.sub(r"\W", "_", name)
-    if not ident or ident[0].isdigit():
-        ident = "layer_" + ident
-    return ident
 
 
 def _is_simple(text: str) -> bool:

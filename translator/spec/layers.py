@@ -389,9 +389,16 @@ def _global_pool(n: int, kind: str):
 # --------------------------------------------------------------------------- normalisation & embedding
 
 
+def _single_axis(axis):
+    """Keras takes ``axis=-1`` or ``axis=[-1]`` (and saves the list form)."""
+    if isinstance(axis, (tuple, list)) and len(axis) == 1:
+        return axis[0]
+    return axis
+
+
 def _batch_norm(args: Args, t: Tensor) -> Built:
     shape = _need_shape(t, "BatchNormalization")
-    if args.value("axis") not in (-1, len(shape)):
+    if _single_axis(args.value("axis")) not in (-1, len(shape)):
         raise Unsupported("BatchNormalization(axis=...) other than the channel axis")
     if not args.value("center") or not args.value("scale"):
         raise Unsupported("BatchNormalization(center=False/scale=False) is not supported yet")
@@ -419,7 +426,7 @@ def _batch_norm(args: Args, t: Tensor) -> Built:
 
 def _layer_norm(args: Args, t: Tensor) -> Built:
     shape = _need_shape(t, "LayerNormalization", any_rank=True)
-    if args.value("axis") not in (-1, len(shape)):
+    if _single_axis(args.value("axis")) not in (-1, len(shape)):
         raise Unsupported("LayerNormalization(axis=...) other than the last axis")
     if not args.value("center") or not args.value("scale"):
         raise Unsupported("LayerNormalization(center=False/scale=False) is not supported yet")

@@ -1,0 +1,538 @@
+"""``tfpt convert``: trained weights between Keras files and torch state dicts, verified.
+
+Direct route (the main one): the architecture comes from the checkpoint's own config
+(``converters.keras_config``) or from the Keras source (``--keras model.py``); the
+spec rows turn it into the module ``tfpt translate`` emits and its ``WeightRule``s;
+every variable goes through its rule's transform. Nothing is written unless every
+variable maps and every shape matches the target module (the user's ``--module`` or
+the emitted one, described by a torch worker). Output is written to a temporary file
+beside the target and renamed; an existing file needs ``--force``. Then both sides
+run on the same synthetic inputs in separate processes (``convert_worker``).
+
+``.pt2`` / ``.onnx`` outputs take the ONNX route (``converters.onnx_route``) for models
+the direct route cannot express. This module imports neither framework (``.pt``
+files need torch, loaded here only for them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from translator.diagnostics import InputError
+from translator.emit_torch import EmittedModel, LayerError, emit_model
+from translator.files import read_source
+from translator.ir import ModelIR
+from translator.translate import translate_source
+
+from . import transfer
+from .keras_config import ConfigError, model_ir
+from .keras_files import CheckpointError, KerasCheckpoint, open_keras_file, read_array
+from .keras_source import ConcreteValueError, model_expr
+from .torch_files import PlannedTensor, StateFileError, read_state_file, write_pt, write_safetensors
+
+EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_ATOL = 1e-5
+KERAS_SUFFIXES = (".keras", ".h5")
+STATE_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
+ONNX_SUFFIXES = (".pt2", ".onnx")
+_ROOT = Path(__file__).resolve().parent.parent
+_TORCH_PRELUDE = "import math\nimport torch\nfrom torch import nn\nimport torch.nn.functional as F\n\n"
+VERIFY_BATCH = 4
+
+
+class ConvertError(Exception):
+    """Bad input: a one-line message naming the file and what is wrong (exit 2)."""
+
+
+@dataclasses.dataclass
+class Options:
+    src: str
+    out: str | None = None
+    module: str | None = None  # "model_torch.py:Model"
+    keras: str | None = None  # Keras source (.py) or Keras file giving the architecture
+    explain: bool = False
+    force: bool = False
+    verify: bool = True
+    atol: float = DEFAULT_ATOL
+    rtol: float = 0.0
+    trust: bool = False
+    trust_pickle: bool = False
+    keep_onnx: str | None = None
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of the mapping table (``--explain``)."""
+
+    keras: str
+    keras_shape: tuple
+    transform: str
+    torch: str
+    torch_shape: tuple
+
+
+def _suffix(path: str) -> str:
+    p = path.lower()
+    if p.endswith(".weights.h5"):
+        return ".weights.h5"
+    return os.path.splitext(p)[1]
+
+
+def _is_keras(path: str) -> bool:
+    return _suffix(path) in (*KERAS_SUFFIXES, ".weights.h5")
+
+
+# --------------------------------------------------------------------------- architecture
+
+
+def _architecture(ckpt_config: dict | None, opts: Options, where: str) -> tuple[ModelIR, dict]:
+    """(ModelIR, module constants) from the checkpoint's config or from ``--keras``."""
+    if opts.keras:
+        return _architecture_from(opts.keras, opts)
+    if ckpt_config is not None:
+        try:
+            return model_ir(ckpt_config, where), {}
+        except ConfigError as e:
+            raise ConvertError(str(e)) from None
+    raise ConvertError(f"{where}: this file holds weights only, no architecture: pass --keras model.py "
+                       "(the Keras source that built the model) or --keras model.keras")
+
+
+def _architecture_from(spec: str, opts: Options) -> tuple[ModelIR, dict]:
+    """``--keras model.py[:name]`` (source) or ``--keras model.keras`` (a saved model)."""
+    path, _, name = spec.partition(":") if not os.path.exists(spec) else (spec, "", "")
+    if not os.path.isfile(path):
+        raise ConvertError(f"{path}: no such file (--keras)")
+    if _is_keras(path):
+        try:
+            with open_keras_file(path, trust=opts.trust) as ck:
+                config = ck.config
+        except CheckpointError as e:
+            raise ConvertError(str(e)) from None
+        if config is None:
+            raise ConvertError(f"{path}: a weights-only file cannot give the architecture (--keras)")
+        try:
+            return model_ir(config, os.path.basename(path)), {}
+        except ConfigError as e:
+            raise ConvertError(str(e)) from None
+    try:
+        source = read_source(path)
+        result = translate_source(source, path)
+    except InputError as e:
+        raise ConvertError(str(e)) from None
+    models = result.models
+    if name:
+        models = [m for m in models if name in (m.var, m.class_name, m.keras_name)]
+    if not models:
+        found = ", ".join(m.var or m.class_name for m in result.models) or "none"
+        raise ConvertError(f"{path}: no Keras model {name + ' ' if name else ''}tfpt can translate "
+                           f"(models found: {found})")
+    if len(models) > 1:
+        names = ", ".join(m.var or m.class_name for m in models)
+        raise ConvertError(f"{path}: {len(models)} models ({names}): say which with --keras {path}:NAME")
+    import libcst as cst
+
+    from .verify import module_constants
+
+    return models[0], module_constants(cst.parse_module(source))
+
+
+def _emit(ir: ModelIR, where: str) -> EmittedModel:
+    try:
+        return emit_model(ir)
+    except LayerError as e:
+        raise ConvertError(f"{where}: layer {e.layer.attr!r}: {e}") from None
+
+
+def _module_job(opts: Options, emitted: EmittedModel, ir: ModelIR, constants: dict) -> dict:
+    if opts.module:
+        file, _, cls = opts.module.rpartition(":")
+        if not file or not cls:
+            raise ConvertError(f"--module {opts.module}: expected FILE.py:ClassName")
+        if not os.path.isfile(file):
+            raise ConvertError(f"{file}: no such file (--module)")
+        return {"module_file": os.path.abspath(file), "class_name": cls}
+    consts = "".join(f"{k} = {v!r}\n" for k, v in constants.items())
+    return {"source": _TORCH_PRELUDE + consts + emitted.source, "class_name": ir.class_name}
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _worker(action: str, job: dict, out_path: str) -> None:
+    """Run one worker; a failure becomes ConvertError with the worker's own last words."""
+    job_path = out_path + ".job.json"
+    with open(job_path, "w", encoding="utf-8") as f:
+        json.dump(job, f)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env["KERAS_BACKEND"] = "tensorflow"
+    proc = subprocess.run([sys.executable, "-m", "converters.convert_worker", action, job_path, out_path],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [l for l in proc.stderr.splitlines() if l.startswith("TFPT-ERROR: ")]
+        reason = lines[-1][len("TFPT-ERROR: "):] if lines else "\n".join(proc.stderr.strip().splitlines()[-8:])
+        raise _WorkerError(f"{action}: {reason}")
+
+
+class _WorkerError(Exception):
+    pass
+
+
+def _describe(job: dict, workdir: str) -> list[tuple[str, tuple, str]]:
+    out = os.path.join(workdir, "describe.json")
+    try:
+        _worker("describe", job, out)
+    except _WorkerError as e:
+        raise ConvertError(f"cannot build the target torch module: {e}") from None
+    with open(out, encoding="utf-8") as f:
+        return [(k, tuple(s), d) for k, s, d in json.load(f)["state"]]
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _groups(keys) -> list[tuple[str, list[str]]]:
+    """State-dict keys grouped by owning module (``features.0.weight`` -> ``features.0``), in order."""
+    out: dict[str, list[str]] = {}
+    for k in keys:
+        prefix, _, leaf = k.rpartition(".")
+        out.setdefault(prefix, []).append(leaf)
+    return list(out.items())
+
+
+def _shape_of(transform, shapes_dtypes, n_out: int) -> list[tuple[tuple, np.dtype]]:
+    """Output shapes of a transform, computed on zero-stride stand-ins (no data read)."""
+    stand_ins = [np.broadcast_to(np.zeros((), dtype), shape) for shape, dtype in shapes_dtypes]
+    out = transform.to_torch(*stand_ins)
+    out = (out,) if n_out == 1 else tuple(out)
+    return [(tuple(a.shape), a.dtype) for a in out]
+
+
+def _layers_with_weights(ckpt: KerasCheckpoint) -> list[tuple[int, str, str | None, list]]:
+    return [(i, name, cls, v) for i, (name, cls, v) in enumerate(ckpt.layers) if v]
+
+
+def plan_to_torch(ckpt: KerasCheckpoint, emitted: EmittedModel,
+                  target: list[tuple[str, tuple, str]] | None) -> tuple[list[Row], list[PlannedTensor]]:
+    """Every Keras variable -> its torch tensor, planned (shapes known, data read on demand)."""
+    where = os.path.basename(ckpt.path)
+    keras_side = _layers_with_weights(ckpt)
+    torch_side = [(attr, rules) for attr, rules in emitted.weights if rules]
+    if len(keras_side) != len(torch_side):
+        k = ", ".join(f"{name} ({cls or '?'})" for _, name, cls, _ in keras_side)
+        t = ", ".join(attr for attr, _ in torch_side)
+        raise ConvertError(f"{where}: {len(keras_side)} Keras layers with weights [{k}] but the architecture "
+                           f"has {len(torch_side)} [{t}]: weights and model do not match")
+    groups = None
+    if target is not None:
+        groups = [(p, leaves) for p, leaves in _groups(k for k, _, _ in target)
+                  if any(l not in transfer.TORCH_ONLY_BUFFERS for l in leaves)]
+        if len(groups) != len(torch_side):
+            raise ConvertError(f"the torch module has {len(groups)} submodules with parameters "
+                               f"[{', '.join(p for p, _ in groups)}] but the Keras model {len(torch_side)} layers "
+                               f"with weights [{', '.join(a for a, _ in torch_side)}]")
+    shapes = {k: (s, d) for k, s, d in target} if target is not None else {}
+    rows: list[Row] = []
+    planned: list[PlannedTensor] = []
+    for n, ((index, lname, cls, variables), (attr, rules)) in enumerate(zip(keras_side, torch_side)):
+        prefix = groups[n][0] if groups is not None else attr
+        wanted = [k for r in rules for k in r.keras]
+        got = [name for name, _ in variables]
+        if len(got) != len(wanted):
+            raise ConvertError(f"{where}: Keras layer {lname!r} ({cls or '?'}) has {len(got)} variables, "
+                               f"torch {prefix!r} expects {len(wanted)} ({', '.join(wanted)})")
+        if groups is not None:
+            params = [l for l in groups[n][1] if l not in transfer.TORCH_ONLY_BUFFERS]
+            mapped = [t for r in rules for t in r.torch]
+            if sorted(params) != sorted(mapped):
+                raise ConvertError(f"torch submodule {prefix!r} has parameters [{', '.join(params)}] but Keras layer "
+                                   f"{lname!r} ({cls or '?'}) maps to [{', '.join(mapped)}]")
+        i = 0
+        for r in rules:
+            chunk = variables[i:i + len(r.keras)]
+            i += len(r.keras)
+            for (vname, _), rule_name in zip(chunk, r.keras):
+                if not transfer.name_matches(vname, rule_name):
+                    raise ConvertError(f"{where}: Keras variable {vname!r} of layer {lname!r} is not the "
+                                       f"{rule_name!r} the mapping expects")
+            outs = _shape_of(r.transform, [(tuple(a.shape), a.dtype) for _, a in chunk], len(r.torch))
+            for j, (tname, (shape, dtype)) in enumerate(zip(r.torch, outs)):
+                key = f"{prefix}.{tname}"
+                if key in shapes:
+                    tshape = shapes[key][0]
+                    if tuple(tshape) != shape:
+                        keras_desc = ", ".join(f"{lname}/{k} {tuple(a.shape)}" for k, (_, a) in zip(r.keras, chunk))
+                        raise ConvertError(f"shape mismatch: Keras {keras_desc} -> {shape}, but torch {key!r} "
+                                           f"is {tuple(tshape)}")
+                rows.append(Row(" + ".join(_display(lname, v, k) for (v, _), k in zip(chunk, r.keras)),
+                                tuple(chunk[0][1].shape), r.transform.describe(), key, shape))
+                planned.append(PlannedTensor(key, shape, np.dtype(dtype), _producer(r, chunk, j, where)))
+    if target is not None:  # torch-only buffers (BatchNorm's counter): present, so strict loading works
+        produced = {p.name for p in planned}
+        for key, shape, dtype in target:
+            if key not in produced and key.rpartition(".")[2] in transfer.TORCH_ONLY_BUFFERS:
+                planned.append(PlannedTensor(key, tuple(shape), np.dtype(dtype),
+                                             lambda s=tuple(shape), d=dtype: np.zeros(s, np.dtype(d))))
+        missing = [k for k, _, _ in target if k not in {p.name for p in planned}]
+        if missing:
+            raise ConvertError(f"the torch module has entries no Keras variable fills: {', '.join(missing)}")
+    return rows, planned
+
+
+def _display(layer: str, variable: str, rule_name: str) -> str:
+    """``dense/kernel`` for a positional Keras 3 variable, the stored name otherwise."""
+    last = variable.split(":")[0].rsplit("/", 1)[-1]
+    return f"{layer}/{rule_name}" if last.isdigit() else variable.split(":")[0]
+
+
+def _producer(rule, chunk, j: int, where: str) -> Callable[[], np.ndarray]:
+    def produce():
+        arrays = [read_array(a, where, name) for name, a in chunk]
+        out = rule.transform.to_torch(*arrays)
+        return np.ascontiguousarray(out if len(rule.torch) == 1 else tuple(out)[j])
+
+    return produce
+
+
+def print_table(rows: list[Row], out: Callable[[str], None]) -> None:
+    header = ("Keras variable", "shape", "transform", "torch parameter", "shape")
+    cells = [header] + [(r.keras, str(r.keras_shape), r.transform, r.torch, str(r.torch_shape)) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(5)]
+    for n, c in enumerate(cells):
+        out("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip())
+        if n == 0:
+            out("  ".join("-" * w for w in widths))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _check_writable(path: str, force: bool) -> None:
+    if os.path.isdir(path):
+        raise ConvertError(f"{path}: is a directory")
+    if os.path.exists(path) and not force:
+        raise ConvertError(f"{path}: exists; pass --force to overwrite it")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ConvertError(f"{parent}: no such directory")
+
+
+@contextlib.contextmanager
+def atomic_output(path: str):
+    """A temporary path beside ``path`` (same suffix); renamed over it only on success."""
+    parent = os.path.dirname(os.path.abspath(path))
+    suffix = _suffix(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tfpt-", suffix=suffix, dir=parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_state(path: str, planned: list[PlannedTensor], metadata: dict[str, str]) -> None:
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as fh:
+            if _suffix(path) == ".safetensors":
+                write_safetensors(fh, planned, metadata)
+            else:
+                write_pt(fh, planned)
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def _verify(keras_job: dict, torch_job: dict, opts: Options, workdir: str, out) -> int:
+    k_out, t_out = os.path.join(workdir, "keras.npz"), os.path.join(workdir, "torch.npz")
+    try:
+        _worker("keras-run", {**keras_job, "seed": 0, "batch": VERIFY_BATCH}, k_out)
+        _worker("torch-run", {**torch_job, "inputs": k_out}, t_out)
+    except _WorkerError as e:
+        out(f"verify: FAILED ({e})")
+        return EXIT_MISMATCH
+    with np.load(k_out) as k, np.load(t_out) as t:
+        a, b = k["y"].astype(np.float64), t["y"].astype(np.float64)
+    if a.shape != b.shape:
+        out(f"verify: output shapes differ: Keras {a.shape}, torch {b.shape} — MISMATCH")
+        return EXIT_MISMATCH
+    d = np.abs(a - b)
+    abs_d = float(d.max()) if d.size else 0.0
+    scale = np.abs(a)
+    rel_d = float((d / np.maximum(scale, 1e-12))[scale > 1e-6].max()) if (scale > 1e-6).any() else 0.0
+    ok = bool(np.all(d <= opts.atol + opts.rtol * scale)) and bool(np.all(np.isfinite(b)))
+    out(f"verify: {VERIFY_BATCH} synthetic inputs, max abs diff {abs_d:.1e}, max rel diff {rel_d:.1e} "
+        f"(atol {opts.atol:g}{f', rtol {opts.rtol:g}' if opts.rtol else ''}) — {'ok' if ok else 'MISMATCH'}")
+    return EXIT_OK if ok else EXIT_MISMATCH
+
+
+# --------------------------------------------------------------------------- directions
+
+
+def _keras_to_torch(opts: Options, out) -> int:
+    where = os.path.basename(opts.src)
+    if opts.out:
+        _check_writable(opts.out, opts.force)
+    with tempfile.TemporaryDirectory(prefix="tfpt-convert-") as workdir:
+        try:
+            with open_keras_file(opts.src, trust=opts.trust) as ckpt:
+                ir, constants = _architecture(ckpt.config, opts, where)
+                emitted = _emit(ir, where)
+                module_job = _module_job(opts, emitted, ir, constants)
+                target = _describe(module_job, workdir) if (opts.out or opts.module) else None
+                rows, planned = plan_to_torch(ckpt, emitted, target)
+                if opts.explain:
+                    print_table(rows, out)
+                if not opts.out:
+                    return EXIT_OK
+                write_state(opts.out, planned, {"format": "pt", "source": where, "converted_by": "tfpt"})
+        except CheckpointError as e:
+            raise ConvertError(str(e)) from None
+        total = sum(int(np.prod(p.shape)) for p in planned)
+        out(f"wrote {opts.out}: {len(planned)} tensors, {total:,} values"
+            + ("" if opts.module else f" (for class {ir.class_name} as `tfpt translate` emits it)"))
+        if not opts.verify:
+            return EXIT_OK
+        keras_job = {"file": os.path.abspath(opts.src), "trust": opts.trust}
+        if ckpt.format == "weights.h5":
+            keras_job = {"model_source": _keras_model_source(ir, constants), "weights": os.path.abspath(opts.src)}
+        return _verify(keras_job, {**module_job, "state": os.path.abspath(opts.out)}, opts, workdir, out)
+
+
+def _keras_model_source(ir: ModelIR, constants: dict) -> str:
+    try:
+        return model_expr(ir, constants)
+    except ConcreteValueError as e:
+        raise ConvertError(f"cannot rebuild the Keras model: {e}") from None
+
+
+def _torch_to_keras(opts: Options, out) -> int:
+    where = os.path.basename(opts.src)
+    if not opts.keras:
+        raise ConvertError(f"{where}: a state dict holds no architecture: pass --keras model.py "
+                           "(the Keras source) or --keras model.keras")
+    if opts.out:
+        _check_writable(opts.out, opts.force)
+    try:
+        state, note = read_state_file(opts.src, trust_pickle=opts.trust_pickle)
+    except StateFileError as e:
+        raise ConvertError(str(e)) from None
+    if note:
+        out(f"{where}: using {note}")
+    ir, constants = _architecture_from(opts.keras, opts)
+    emitted = _emit(ir, os.path.basename(opts.keras))
+    torch_side = [(attr, rules) for attr, rules in emitted.weights if rules]
+    groups = [(p, leaves) for p, leaves in _groups(state) if any(l not in transfer.TORCH_ONLY_BUFFERS for l in leaves)]
+    if len(groups) != len(torch_side):
+        raise ConvertError(f"{where}: the state dict has {len(groups)} modules with parameters "
+                           f"[{', '.join(p for p, _ in groups)}] but the Keras model {len(torch_side)} layers "
+                           f"with weights [{', '.join(a for a, _ in torch_side)}]")
+    per_layer, arrays, rows = [], {}, []
+    for (prefix, _), (attr, rules) in zip(groups, torch_side):
+        sub = {k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")}
+        try:
+            pairs = transfer.torch_to_keras(sub, rules, where=f"{where}: {prefix!r}")
+        except ValueError as e:
+            raise ConvertError(str(e)) from None
+        keys = []
+        for k, (name, a) in enumerate(pairs):
+            key = f"{attr}.{k}"
+            arrays[key] = a
+            keys.append(key)
+        per_layer.append(keys)
+        at = 0
+        for r in rules:
+            keras_shape = tuple(pairs[at][1].shape)
+            at += len(r.keras)
+            rows.append(Row(" + ".join(f"{attr}/{k}" for k in r.keras), keras_shape, r.transform.describe() + ", inverted",
+                            " + ".join(f"{prefix}.{t}" for t in r.torch), tuple(np.shape(sub[r.torch[0]]))))
+    if opts.explain:
+        print_table(rows, out)
+    if not opts.out:
+        return EXIT_OK
+    suffix = _suffix(opts.out)
+    if suffix not in (".weights.h5", ".keras"):
+        raise ConvertError(f"{opts.out}: Keras output must be .weights.h5 or .keras")
+    model_source = _keras_model_source(ir, constants)
+    with tempfile.TemporaryDirectory(prefix="tfpt-convert-") as workdir:
+        npz = os.path.join(workdir, "weights.npz")
+        np.savez(npz, **arrays)
+        with atomic_output(opts.out) as tmp:
+            try:
+                _worker("keras-write", {"model_source": model_source, "weights_npz": npz, "layers": per_layer}, tmp)
+            except _WorkerError as e:
+                raise ConvertError(f"{opts.out}: {e}") from None
+        out(f"wrote {opts.out}: {len(per_layer)} Keras layers with weights")
+        if not opts.verify:
+            return EXIT_OK
+        keras_job = ({"model_source": model_source, "weights": os.path.abspath(opts.out)} if suffix == ".weights.h5"
+                     else {"file": os.path.abspath(opts.out)})
+        module_job = _module_job(opts, emitted, ir, constants)
+        torch_job = {**module_job, "state": os.path.abspath(opts.src), "trust_pickle": opts.trust_pickle}
+        if not opts.module:  # the user's keys may name the modules differently: map them onto the emitted ones
+            torch_job["rename"] = {f"{p}.{leaf}": f"{a}.{leaf}" for (p, leaves), (a, _) in zip(groups, torch_side)
+                                   for leaf in leaves}
+        return _verify(keras_job, torch_job, opts, workdir, out)
+
+
+def _via_onnx(opts: Options, out) -> int:
+    from . import onnx_route
+
+    if not opts.out:
+        raise ConvertError("the ONNX route needs -o OUT.pt2 or -o OUT.onnx")
+    _check_writable(opts.out, opts.force)
+    with atomic_output(opts.out) as tmp:
+        try:
+            if _suffix(opts.out) == ".onnx":
+                onnx_route.keras_to_onnx(Path(opts.src), Path(tmp), trust=opts.trust)
+            else:
+                onnx_route.keras_to_torch_via_onnx(Path(opts.src), Path(tmp), trust=opts.trust,
+                                                   keep_onnx=Path(opts.keep_onnx) if opts.keep_onnx else None)
+        except onnx_route.OnnxRouteError as e:
+            raise ConvertError(str(e)) from None
+    out(f"wrote {opts.out} (through ONNX)")
+    if not opts.verify:
+        return EXIT_OK
+    with tempfile.TemporaryDirectory(prefix="tfpt-convert-") as workdir:
+        kind = "onnx" if _suffix(opts.out) == ".onnx" else "program"
+        return _verify({"file": os.path.abspath(opts.src), "trust": opts.trust},
+                       {kind: os.path.abspath(opts.out)}, opts, workdir, out)
+
+
+def convert(opts: Options, out: Callable[[str], None] = print) -> int:
+    """Run one conversion; returns the exit status (0 ok, 1 verification failed, 2 bad input)."""
+    if not os.path.isfile(opts.src):
+        raise ConvertError(f"{opts.src}: no such file")
+    if opts.out and os.path.abspath(opts.out) == os.path.abspath(opts.src):
+        raise ConvertError(f"{opts.out}: the output would overwrite the input")
+    if not opts.out and not opts.explain:
+        raise ConvertError("nothing to do: give -o OUT and/or --explain")
+    src_suffix = _suffix(opts.src)
+    out_suffix = _suffix(opts.out) if opts.out else None
+    if _is_keras(opts.src):
+        if out_suffix in ONNX_SUFFIXES:
+            return _via_onnx(opts, out)
+        if out_suffix not in (None, *STATE_SUFFIXES):
+            raise ConvertError(f"{opts.out}: from a Keras file tfpt writes .safetensors, .pt, .pt2 or .onnx")
+        return _keras_to_torch(opts, out)
+    if src_suffix in STATE_SUFFIXES:
+        return _torch_to_keras(opts, out)
+    raise ConvertError(f"{opts.src}: unknown checkpoint type (expected .keras, .h5, .weights.h5, "
+                       ".safetensors or .pt)")
+
+
+__all__ = ["ConvertError", "Options", "convert", "plan_to_torch", "print_table", "EXIT_OK", "EXIT_MISMATCH",
+           "EXIT_BAD_INPUT"]

@@ -1,0 +1,66 @@
+"""ONNX-to-ONNX rewrites that put a graph in a form onnx2torch converts. Pure onnx, no torch.
+
+``ConvTranspose`` with different padding at the two ends of an axis (Keras
+``Conv2DTranspose(padding="same")`` with an even stride: tf2onnx writes
+``pads=[0, 0, 1, 1]``) has no ``nn.ConvTranspose2d`` equivalent, and onnx2torch
+refuses it. The rewrite drops the pads and crops the full output with a ``Slice``,
+which is what transposed-convolution padding means. onnx2torch already registers a
+ConvTranspose converter (one per version allowed), hence a rewrite, not a converter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import GraphProto, helper, numpy_helper
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def prepare(model: onnx.ModelProto) -> dict[str, int]:
+    """Apply every rewrite to ``model`` in place (subgraphs included); returns counts per rewrite."""
+    return {"conv_transpose_pads": _rewrite_graphs(model.graph, _split_conv_transpose_pads)}
+
+
+def _rewrite_graphs(graph: GraphProto, rewrite) -> int:
+    count = rewrite(graph)
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                count += _rewrite_graphs(attr.g, rewrite)
+            for sub in attr.graphs:
+                count += _rewrite_graphs(sub, rewrite)
+    return count
+
+
+def _split_conv_transpose_pads(graph: GraphProto) -> int:
+    nodes, count = [], 0
+    for node in graph.node:
+        nodes.append(node)
+        attrs = {a.name: a for a in node.attribute}
+        if node.op_type != "ConvTranspose" or "pads" not in attrs or "output_shape" in attrs:
+            continue
+        auto_pad = helper.get_attribute_value(attrs["auto_pad"]) if "auto_pad" in attrs else b"NOTSET"
+        pads = list(attrs["pads"].ints)
+        rank = len(pads) // 2
+        begins, ends = pads[:rank], pads[rank:]
+        if auto_pad not in (b"NOTSET", "NOTSET") or begins == ends:
+            continue
+        node.attribute.remove(attrs["pads"])
+        full = f"{node.output[0]}__tfpt_unpadded"
+        cropped = node.output[0]
+        node.output[0] = full
+        prefix = f"{node.name or cropped}__tfpt_crop"
+        graph.initializer.extend([
+            numpy_helper.from_array(np.array(begins, dtype=np.int64), f"{prefix}_starts"),
+            numpy_helper.from_array(np.array([-e if e else _INT64_MAX for e in ends], dtype=np.int64),
+                                    f"{prefix}_ends"),
+            numpy_helper.from_array(np.arange(2, 2 + rank, dtype=np.int64), f"{prefix}_axes"),
+        ])
+        nodes.append(helper.make_node("Slice", [full, f"{prefix}_starts", f"{prefix}_ends", f"{prefix}_axes"],
+                                      [cropped], name=prefix))
+        count += 1
+    if count:
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return count
