@@ -267,7 +267,12 @@ def plan_to_torch(ckpt: KerasCheckpoint, emitted: EmittedModel,
                 if not transfer.name_matches(vname, rule_name):
                     raise ConvertError(f"{where}: Keras variable {vname!r} of layer {lname!r} is not the "
                                        f"{rule_name!r} the mapping expects")
-            outs = _shape_of(r.transform, [(tuple(a.shape), a.dtype) for _, a in chunk], len(r.torch))
+            try:
+                outs = _shape_of(r.transform, [(tuple(a.shape), a.dtype) for _, a in chunk], len(r.torch))
+            except ValueError:
+                shapes_desc = ", ".join(f"{lname}/{k} {tuple(a.shape)}" for k, (_, a) in zip(r.keras, chunk))
+                raise ConvertError(f"{where}: Keras {shapes_desc} does not fit torch {prefix!r} "
+                                   f"({r.transform.describe()}): weights and model do not match") from None
             for j, (tname, (shape, dtype)) in enumerate(zip(r.torch, outs)):
                 key = f"{prefix}.{tname}"
                 if key in shapes:

@@ -47,11 +47,17 @@ def definitions_only(source: str, filename: str) -> ast.Module:
     for stmt in tree.body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             keep.append(stmt)
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None and not any(
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None and _binds_names_only(stmt) and not any(
                 isinstance(n, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)) for n in ast.walk(stmt.value)):
             keep.append(stmt)
     tree.body = keep
     return tree
+
+
+def _binds_names_only(stmt) -> bool:
+    """``n = 10`` or ``a, b = 1, 2``, not ``model.loss_fn = ...`` (which needs the script's objects)."""
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return all(isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Store)) for t in targets for n in ast.walk(t))
 
 
 def _module_class(job: dict):

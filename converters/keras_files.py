@@ -144,13 +144,13 @@ def _check_config(config: Any, where: str, trust: bool) -> None:
             cls, module = node.get("class_name"), node.get("module")
             if cls in ("Lambda", "TFOpLambda", "__lambda__"):
                 name = (node.get("config") or {}).get("name", "?") if isinstance(node.get("config"), dict) else "?"
-                raise CheckpointError(f"{where}: refusing a {cls} layer ({name!r}), which runs stored code; pass trust=True to read it")
+                raise CheckpointError(f"{where}: refusing a {cls} layer ({name!r}), which runs stored code; pass --trust (trust=True) if you trust the file")
             if isinstance(module, str) and not (module == "keras" or module.startswith("keras.")):
                 raise CheckpointError(
-                    f"{where}: refusing class {cls!r} from module {module!r} (a custom object); pass trust=True to read it")
+                    f"{where}: refusing class {cls!r} from module {module!r} (a custom object); pass --trust (trust=True) if you trust the file")
             registered = node.get("registered_name")
             if isinstance(registered, str) and ">" in registered and not registered.startswith("keras"):
-                raise CheckpointError(f"{where}: refusing registered custom class {registered!r}; pass trust=True to read it")
+                raise CheckpointError(f"{where}: refusing registered custom class {registered!r}; pass --trust (trust=True) if you trust the file")
             stack.extend(node.values())
 
 

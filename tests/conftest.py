@@ -9,6 +9,15 @@ from pathlib import Path
 
 import pytest
 
+# A few tests compare Keras and torch in one process. torch's CUDA builds import triton
+# lazily (building an optimizer reaches torch._dynamo), and triton imported after
+# TensorFlow segfaults (../shared/NOTES.md); imported first, both coexist. tfpt itself
+# never mixes them: its workers run one framework each.
+try:
+    import triton  # noqa: F401
+except ImportError:
+    pass
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "keras"
 EXPECTED = ROOT / "fixtures" / "expected"

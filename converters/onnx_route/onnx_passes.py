@@ -1,5 +1,7 @@
 """ONNX-to-ONNX rewrites that put a graph in a form onnx2torch converts. Pure onnx, no torch.
 
+``prepare`` runs them all: the ConvTranspose split below, then ``shape_ops.mark``.
+
 ``ConvTranspose`` with different padding at the two ends of an axis (Keras
 ``Conv2DTranspose(padding="same")`` with an even stride: tf2onnx writes
 ``pads=[0, 0, 1, 1]``) has no ``nn.ConvTranspose2d`` equivalent, and onnx2torch
@@ -14,12 +16,23 @@ import numpy as np
 import onnx
 from onnx import GraphProto, helper, numpy_helper
 
+from . import shape_ops
+
 _INT64_MAX = np.iinfo(np.int64).max
 
 
 def prepare(model: onnx.ModelProto) -> dict[str, int]:
-    """Apply every rewrite to ``model`` in place (subgraphs included); returns counts per rewrite."""
-    return {"conv_transpose_pads": _rewrite_graphs(model.graph, _split_conv_transpose_pads)}
+    """Apply every rewrite to ``model`` in place (subgraphs included); returns counts per rewrite.
+
+    The result is for onnx2torch only: the shape nodes move to tfpt's domains, which
+    no ONNX runtime knows.
+    """
+    counts = {"conv_transpose_pads": _rewrite_graphs(model.graph, _split_conv_transpose_pads)}
+    inferred = onnx.shape_inference.infer_shapes(model)  # before marking: unknown domains stop inference
+    model.graph.ClearField("value_info")
+    model.graph.value_info.extend(inferred.graph.value_info)
+    counts["shape_nodes"] = shape_ops.mark(model)
+    return counts
 
 
 def _rewrite_graphs(graph: GraphProto, rewrite) -> int:

@@ -45,14 +45,15 @@ def convert(src: Path, out: Path) -> dict:
     if opset is None:
         raise WorkerError(f"{where}: no default-domain opset import")
     rewrites = prepare(model)
+    opsets = {o.domain if o.domain != "ai.onnx" else "": o.version for o in model.opset_import}
 
     def check_converters(graph) -> None:
         for node in graph.node:
             try:
-                get_converter(operation_type=node.op_type, version=opset, domain=node.domain)
+                get_converter(operation_type=node.op_type, version=opsets.get(node.domain, 1), domain=node.domain)
             except NotImplementedError:
                 raise WorkerError(f"{where}: no onnx2torch converter for ONNX op {node.op_type!r} "
-                                  f"(opset {opset}), node {node.name!r}") from None
+                                  f"(opset {opsets.get(node.domain)}), node {node.name!r}") from None
             for sub in subgraphs(node):
                 check_converters(sub)
 
@@ -102,8 +103,8 @@ def _export(module, examples, free_batch, where: str):
     import torch
 
     if any(free_batch):
-        batch = torch.export.Dim("batch")
-        shapes = tuple({0: batch} if free else None for free in free_batch)
+        # DYNAMIC, not Dim("batch"): export may narrow the range (e.g. to < 2**31) without failing
+        shapes = tuple({0: torch.export.Dim.DYNAMIC} if free else None for free in free_batch)
         try:
             return torch.export.export(module, tuple(examples), dynamic_shapes=shapes), "dynamic"
         except Exception:  # noqa: BLE001 - a constraint violation: fall back to the traced batch size

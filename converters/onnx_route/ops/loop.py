@@ -25,6 +25,7 @@ from torch import nn
 
 from ..keras_export import OPSET
 from ..onnx_consts import NotConstant, free_names, loop_trip_count
+from ..shape_ops import declare_domains
 from .registry import converter
 
 #: the opset of the model being converted: a body is converted as a model of its own,
@@ -102,6 +103,7 @@ def _body_model(node: OnnxNode, graph: OnnxGraph, opset: int) -> tuple[onnx.Mode
     sub = helper.make_graph(nodes, body.name or "loop_body", inputs, outputs, list(body.initializer),
                             value_info=list(body.value_info))
     model = helper.make_model(sub, opset_imports=[helper.make_opsetid("", opset)])
+    declare_domains(model)  # the body's shape nodes were marked with the enclosing model's
     return model, outer
 
 

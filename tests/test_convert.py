@@ -1,0 +1,267 @@
+"""``tfpt convert``: real Keras checkpoints -> torch state dicts -> Keras, through the real CLI.
+
+Keras models are built and saved in a TensorFlow-only subprocess (this process may
+import torch elsewhere in the suite); the conversions run as a user runs them, with
+verification on (each side in its own worker process).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURE_NAMES, FIXTURES, ROOT, run_tfpt
+from converters.keras_files import read_keras_file
+from converters.torch_files import PlannedTensor, StateFileError, read_safetensors, write_safetensors
+
+BUILD = textwrap.dedent("""
+    import json, os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import keras, numpy as np, libcst as cst
+    from translator.translate import translate_source
+    from converters.keras_source import model_expr
+    from converters.verify import module_constants
+    out, names = sys.argv[1], sys.argv[2].split(",")
+    rng = np.random.default_rng(0)
+    made = {}
+    for name in names:
+        path = os.path.join(%(fixtures)r, name + ".py")
+        source = open(path, encoding="utf-8").read()
+        model_ir = translate_source(source, path).models[0]
+        model = eval(model_expr(model_ir, module_constants(cst.parse_module(source))), {"keras": keras})
+        for w in model.weights:  # non-trivial values everywhere; variances positive
+            v = rng.standard_normal(w.shape).astype("float32")
+            w.assign(np.abs(v) + 0.5 if "variance" in w.path else v)
+        for fmt in ("keras", "h5", "weights.h5"):
+            p = os.path.join(out, f"{name}.{fmt}")
+            model.save_weights(p) if fmt == "weights.h5" else model.save(p)
+        made[name] = model_ir.class_name
+    # a branching Functional model (no direct mapping) and one with a Lambda layer
+    i = keras.Input((4,)); a = keras.layers.Dense(3)(i); b = keras.layers.Dense(3)(i)
+    keras.Model(i, keras.layers.Add()([a, b])).save(os.path.join(out, "branching.keras"))
+    keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda x: x * 2)]).save(os.path.join(out, "lambda.keras"))
+    json.dump(made, open(os.path.join(out, "classes.json"), "w"))
+""") % {"fixtures": str(FIXTURES)}
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    out = tmp_path_factory.mktemp("convert")
+    proc = subprocess.run([sys.executable, "-c", BUILD, str(out), ",".join(FIXTURE_NAMES)], capture_output=True,
+                          text=True, cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads((out / "classes.json").read_text())
+
+
+def _cli(*args):
+    """run_tfpt with text output."""
+    proc = run_tfpt(*args)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+
+
+def _ok(proc, *expected):
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    for text in expected:
+        assert text in proc.stdout, proc.stdout
+
+
+def _bad(proc, *expected):
+    """Bad input: exit 2, one line on stderr naming what is wrong."""
+    assert proc.returncode == 2, proc.stderr + proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tfpt: error: "), proc.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+def _weights(path):
+    return [a for layer in read_keras_file(path).weights() for _, a in layer]
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_round_trip_is_bit_identical_and_verified(saved, tmp_path, name):
+    """.keras -> .safetensors (verified) -> .keras (verified) gives the same bits back."""
+    out, _ = saved
+    st = tmp_path / f"{name}.safetensors"
+    _ok(_cli("convert", str(out / f"{name}.keras"), "-o", str(st)), "wrote", "— ok")
+    back = tmp_path / f"{name}.keras"
+    _ok(_cli("convert", str(st), "--keras", str(out / f"{name}.keras"), "-o", str(back)), "wrote", "— ok")
+    before, after = _weights(out / f"{name}.keras"), _weights(back)
+    assert len(before) == len(after)
+    for a, b in zip(before, after):
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+
+
+def test_safetensors_output_loads_with_the_reference_library(saved, tmp_path):
+    from safetensors.numpy import load_file
+
+    out, _ = saved
+    st = tmp_path / "cnn.safetensors"
+    _ok(_cli("convert", str(out / "cnn.keras"), "-o", str(st), "--no-verify"))
+    ours, reference = read_safetensors(st), load_file(str(st))
+    assert sorted(ours) == sorted(reference)
+    assert all(np.array_equal(ours[k], reference[k]) for k in ours)
+    kernel = [a for n, a in read_keras_file(out / "cnn.keras").weights()[0]][0]  # (kh, kw, in, out)
+    conv = [k for k in reference if k.endswith(".weight")][0]
+    assert np.array_equal(reference[conv], kernel.transpose(3, 2, 0, 1))
+
+
+@pytest.mark.parametrize("fmt,extra", [("h5", []), ("weights.h5", ["--keras", "{fixtures}/cnn.py"])])
+def test_legacy_h5_and_weights_only_files(saved, tmp_path, fmt, extra):
+    out, _ = saved
+    extra = [e.format(fixtures=FIXTURES) for e in extra]
+    _ok(_cli("convert", str(out / f"cnn.{fmt}"), "-o", str(tmp_path / "cnn.pt"), *extra), "— ok")
+
+
+def test_module_from_a_translated_script(saved, tmp_path):
+    """--module names the translated file; its top-level training code does not run."""
+    out, classes = saved
+    module = tmp_path / "text_lstm_torch.py"
+    _cli("translate", str(FIXTURES / "text_lstm.py"), "-o", str(module)).check_returncode()
+    st = tmp_path / "w.safetensors"
+    _ok(_cli("convert", str(out / "text_lstm.keras"), "--module", f"{module}:{classes['text_lstm']}",
+                 "-o", str(st)), "— ok")
+
+
+def test_explain_prints_the_mapping_table(saved):
+    out, _ = saved
+    proc = _cli("convert", str(out / "bilstm.keras"), "--explain")
+    _ok(proc, "Keras variable", "torch parameter", "forward/kernel", "weight_ih_l0_reverse", "bias -> (bias_ih, zeros)")
+    gru = _cli("convert", str(out / "gru.keras"), "--explain")
+    _ok(gru, "gates(1, 0, 2)", "bias[0] -> bias_ih")
+
+
+def test_pt_output_loads_with_weights_only(saved, tmp_path):
+    out, _ = saved
+    pt = tmp_path / "mlp.pt"
+    _ok(_cli("convert", str(out / "mlp.keras"), "-o", str(pt)), "— ok")
+    check = subprocess.run([sys.executable, "-c", "import sys, torch; s = torch.load(sys.argv[1], weights_only=True); "
+                            "print(sorted(s))", str(pt)], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0 and ".weight" in check.stdout, check.stderr
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_existing_output_is_kept_without_force(saved, tmp_path):
+    out, _ = saved
+    target = tmp_path / "x.safetensors"
+    target.write_bytes(b"precious")
+    _bad(_cli("convert", str(out / "mlp.keras"), "-o", str(target)), "exists", "--force")
+    assert target.read_bytes() == b"precious"
+    _ok(_cli("convert", str(out / "mlp.keras"), "-o", str(target), "--force", "--no-verify"))
+    assert target.read_bytes() != b"precious"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tfpt-")]
+
+
+def test_truncated_and_missing_files(saved, tmp_path):
+    out, _ = saved
+    data = (out / "cnn.keras").read_bytes()
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(data[: len(data) // 2])
+    target = tmp_path / "o.safetensors"
+    _bad(_cli("convert", str(cut), "-o", str(target)), "cut.keras")
+    _bad(_cli("convert", str(tmp_path / "nope.keras"), "-o", str(target)), "no such file")
+    assert not target.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".tfpt-")]
+    corrupt = tmp_path / "bad.safetensors"
+    corrupt.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}......")
+    _bad(_cli("convert", str(corrupt), "--keras", str(out / "cnn.keras"), "-o", str(tmp_path / "b.keras")),
+         "bad.safetensors", "corrupt")
+
+
+def test_wrong_model_for_the_weights(saved, tmp_path):
+    out, _ = saved
+    target = tmp_path / "o.safetensors"
+    msg = _bad(_cli("convert", str(out / "cnn.weights.h5"), "--keras", str(FIXTURES / "mlp.py"), "-o", str(target)))
+    assert "Keras" in msg and "do not match" in msg or "mismatch" in msg
+    assert not target.exists()
+    _bad(_cli("convert", str(out / "cnn.weights.h5"), "-o", str(target)), "weights only", "--keras")
+    # a torch module whose shapes differ from the checkpoint: both sides named, nothing written
+    module = tmp_path / "other.py"
+    module.write_text("from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                      "        self.fc = nn.Linear(3, 2)\n        self.out = nn.Linear(2, 1)\n", encoding="utf-8")
+    msg = _bad(_cli("convert", str(out / "linear_regression.keras"), "--module", f"{module}:Net", "-o", str(target)))
+    assert "torch" in msg and "Keras" in msg
+    _bad(_cli("convert", str(out / "mlp.keras"), "--module", f"{module}:Missing", "-o", str(target)),
+         "no class 'Missing'", "Net")
+    assert not target.exists()
+
+
+def test_unmappable_architectures_point_at_the_onnx_route(saved, tmp_path):
+    out, _ = saved
+    _bad(_cli("convert", str(out / "branching.keras"), "-o", str(tmp_path / "o.safetensors")), "-o model.pt2")
+    _bad(_cli("convert", str(out / "lambda.keras"), "-o", str(tmp_path / "o.safetensors")), "Lambda", "--trust")
+
+
+def test_pickles_are_refused_unless_trusted(saved, tmp_path):
+    out, _ = saved
+    evil = tmp_path / "evil.pt"
+    subprocess.run([sys.executable, "-c", "import sys, torch; torch.save({'model': torch.nn.Linear(2, 2)}, sys.argv[1])",
+                    str(evil)], check=True, timeout=120)
+    _bad(_cli("convert", str(evil), "--keras", str(out / "mlp.keras"), "-o", str(tmp_path / "o.keras")),
+         "refusing to unpickle", "torch.nn.modules.linear.Linear", "--trust-pickle")
+
+
+def test_a_difference_above_tolerance_exits_1(saved, tmp_path):
+    """A module that computes something else: the weights load, verification catches it."""
+    out, _ = saved
+    module = tmp_path / "off.py"
+    module.write_text("import torch\nfrom torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+                      "        super().__init__()\n        self.dense = nn.Linear(1, 1)\n\n"
+                      "    def forward(self, x):\n        return self.dense(x) + 1e-3\n", encoding="utf-8")
+    target = tmp_path / "o.safetensors"
+    proc = _cli("convert", str(out / "linear_regression.keras"), "--module", f"{module}:Net", "-o", str(target))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "MISMATCH" in proc.stdout and "max abs diff 1.0e-03" in proc.stdout
+    loose = _cli("convert", str(out / "linear_regression.keras"), "--module", f"{module}:Net", "-o", str(target),
+                 "--force", "--atol", "2e-3")
+    _ok(loose, "— ok")
+
+
+# --------------------------------------------------------------------------- safetensors, no frameworks
+
+
+def test_safetensors_writer_streams_planned_tensors(tmp_path):
+    arrays = {"a.weight": np.arange(12, dtype=np.float32).reshape(3, 4), "a.count": np.array(7, dtype=np.int64),
+              "b": np.zeros((0, 2), np.float16)}
+    planned = [PlannedTensor(k, v.shape, v.dtype, lambda v=v: v) for k, v in arrays.items()]
+    path = tmp_path / "t.safetensors"
+    with open(path, "wb") as fh:
+        write_safetensors(fh, planned, {"source": "test"})
+    back = read_safetensors(path)
+    assert sorted(back) == sorted(arrays)
+    assert all(back[k].dtype == v.dtype and np.array_equal(back[k], v) for k, v in arrays.items())
+    lying = [PlannedTensor("x", (2,), np.float32, lambda: np.zeros(3, np.float32))]
+    with open(tmp_path / "l.safetensors", "wb") as fh, pytest.raises(ValueError, match="planned"):
+        write_safetensors(fh, lying)
+
+
+def test_safetensors_reader_refuses_offsets_outside_the_file(tmp_path):
+    header = json.dumps({"x": {"dtype": "F32", "shape": [1000], "data_offsets": [0, 4000]}}).encode()
+    path = tmp_path / "evil.safetensors"
+    path.write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 16)
+    with pytest.raises(StateFileError, match="outside the file"):
+        read_safetensors(path)
+
+
+def test_keras_archive_compressed_member_still_reads(saved, tmp_path):
+    """A .keras re-zipped with compression is read through a temporary file, same weights."""
+    out, _ = saved
+    src = out / "mlp.keras"
+    rezipped = tmp_path / "mlp.keras"
+    with zipfile.ZipFile(src) as z, zipfile.ZipFile(rezipped, "w", compression=zipfile.ZIP_DEFLATED) as w:
+        for info in z.infolist():
+            w.writestr(info.filename, z.read(info))
+    for a, b in zip(_weights(src), _weights(rezipped)):
+        assert np.array_equal(a, b)
