@@ -73,16 +73,50 @@ def write_safetensors(fh, tensors: Iterable[PlannedTensor], metadata: dict[str, 
     raw += b" " * (-len(raw) % 8)  # the reference writer aligns the data to 8 bytes
     fh.write(struct.pack("<Q", len(raw)))
     fh.write(raw)
-    for t in tensors:
-        a = t.produce()
-        if tuple(a.shape) != tuple(t.shape) or a.dtype != np.dtype(t.dtype):
-            raise ValueError(f"{t.name}: produced {a.dtype}{tuple(a.shape)}, planned {np.dtype(t.dtype)}{tuple(t.shape)}")
-        a = np.ascontiguousarray(a)
-        if a.dtype.byteorder == ">":
-            a = a.astype(a.dtype.newbyteorder("<"))
-        fh.write(memoryview(a.reshape(-1)).cast("B") if a.size else b"")
-        del a
+
+    def produced():
+        for t in tensors:
+            a = t.produce()
+            if tuple(a.shape) != tuple(t.shape) or a.dtype != np.dtype(t.dtype):
+                raise ValueError(f"{t.name}: produced {a.dtype}{tuple(a.shape)}, planned {np.dtype(t.dtype)}{tuple(t.shape)}")
+            a = np.ascontiguousarray(a)
+            if a.dtype.byteorder == ">":
+                a = a.astype(a.dtype.newbyteorder("<"))
+            yield a
+
+    _write_behind(fh, produced())
     return 8 + len(raw) + offset
+
+
+def _write_behind(fh, arrays) -> None:
+    """Write each array while the next is produced (one in flight: memory stays ~2 tensors)."""
+    import queue
+    import threading
+
+    slot: queue.Queue = queue.Queue(maxsize=1)
+    failure: list[BaseException] = []
+
+    def writer():
+        while (a := slot.get()) is not None:
+            try:
+                if not failure and a.size:
+                    fh.write(memoryview(a.reshape(-1)).cast("B"))
+            except BaseException as e:  # reported by the producing thread
+                failure.append(e)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        for a in arrays:
+            if failure:
+                break
+            slot.put(a)
+            del a
+    finally:
+        slot.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
 
 
 def read_safetensors_header(path) -> tuple[dict, int]:

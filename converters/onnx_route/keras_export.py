@@ -77,7 +77,7 @@ def _check_file(src: Path, trust: bool) -> None:
                 raise WorkerError(f"{src.name}: holds weights only, no architecture; "
                                   "the ONNX route needs a full model file (model.save)")
     except CheckpointError as e:
-        raise WorkerError(str(e).replace("pass trust=True", "pass trust=True (--trust)")) from None
+        raise WorkerError(str(e)) from None
 
 
 def _input_name(tensor, index: int) -> str:
