@@ -81,6 +81,12 @@ def constant(graph: GraphProto, name: str, opset: int) -> np.ndarray:
 
 def loop_trip_count(loop: NodeProto, outer: GraphProto, opset: int) -> int:
     """How many times ``loop`` runs, for any graph input; ``NotConstant`` if that depends on the data."""
+    return analyse_loop(loop, outer, opset)[0]
+
+
+def analyse_loop(loop: NodeProto, outer: GraphProto, opset: int) -> tuple[int, dict[int, np.ndarray]]:
+    """The trip count, and the loop-carried values the stop condition reads, by index, with their
+    initial values: these never depend on the data, so they can run as Python scalars."""
     body = next(a.g for a in loop.attribute if a.name == "body")
     m_name, cond_name, *carried_names = list(loop.input) + [""] * max(0, 2 - len(loop.input))
     limit = int(constant(outer, m_name, opset)) if m_name else None
@@ -110,6 +116,7 @@ def loop_trip_count(loop: NodeProto, outer: GraphProto, opset: int) -> int:
         elif value not in body_inits and value not in outer_consts:
             outer_consts[value] = constant(outer, value, opset)
     state = {j: constant(outer, carried_names[j], opset) for j in sorted(carried)}
+    initial = dict(state)
 
     nodes = [n for n in body.node if id(n) in needed]
     outs = [body_out[0]] + [body_out[1 + j] for j in sorted(carried)]
@@ -130,4 +137,4 @@ def loop_trip_count(loop: NodeProto, outer: GraphProto, opset: int) -> int:
         cond = bool(results[0])
         state = {j: results[1 + k] for k, j in enumerate(sorted(carried))}
         count += 1
-    return count
+    return count, initial

@@ -15,7 +15,10 @@ A node is marked when it is
   result (``Shape`` needs none), and every use of its result can take a list; or
 * a *consumer* (``CONSUMERS``): its data operand is a tensor and each operand at a
   shape position is a constant or a marked list op's result.
-Results that leave the graph, or are read by a subgraph, stay tensors.
+Results that leave the graph, or are read by a subgraph, stay tensors. A Loop body
+is marked by the Loop converter (``ops.loop``), which may declare some of the body's
+inputs and outputs *scalars*: Python values (the iteration counter, the time step
+that indexes the sequence), so that ``x[t]`` traces with a constant ``t``.
 """
 
 from __future__ import annotations
@@ -34,19 +37,29 @@ MAX_CONST_SIZE = 64
 
 #: ops on shape lists (1-D int lists or scalars); ``Shape`` reads a tensor's size
 LIST_OPS = {"Shape", "Cast", "Gather", "Slice", "Concat", "Unsqueeze", "Squeeze", "Identity",
-            "Add", "Sub", "Mul", "Div", "Max", "Min"}
+            "Add", "Sub", "Mul", "Div", "Max", "Min",
+            "Less", "Greater", "Equal", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Not"}
 #: ops taking a tensor and shape operands at these positions
 CONSUMERS = {
     "Reshape": {1}, "Expand": {1}, "Tile": {1}, "ConstantOfShape": {0}, "Slice": {1, 2, 3, 4},
-    "Squeeze": {1}, "Unsqueeze": {1}, "Pad": {1, 2, 3},
+    "Squeeze": {1}, "Unsqueeze": {1}, "Pad": {1, 2, 3}, "Gather": {1},
 }
 #: op types where the first operand decides list mode (a list) or consumer mode (a tensor)
-_DATA_FIRST = {"Slice", "Squeeze", "Unsqueeze"}
+_DATA_FIRST = {"Slice", "Squeeze", "Unsqueeze", "Gather"}
 
 
-def mark(model: onnx.ModelProto) -> int:
-    """Move shape nodes of ``model`` (subgraphs included) to tfpt's domains; returns how many."""
-    count = _mark_graph(model.graph)
+class ScalarsNotKept(Exception):
+    """A declared scalar input is used where only a tensor will do (or a scalar output is computed so)."""
+
+
+def mark(model: onnx.ModelProto, scalar_inputs: frozenset[str] = frozenset(),
+         scalar_outputs: frozenset[str] = frozenset()) -> int:
+    """Move shape nodes of ``model``'s main graph to tfpt's domains; returns how many.
+
+    With ``scalar_inputs``/``scalar_outputs`` (graph input and output names), those
+    values are Python scalars; ``ScalarsNotKept`` (and nothing marked) if that cannot hold.
+    """
+    count = _mark_graph(model.graph, scalar_inputs, scalar_outputs)
     declare_domains(model)
     return count
 
@@ -67,15 +80,11 @@ def _constants(graph: GraphProto) -> dict[str, np.ndarray]:
             and v.dtype.kind in "biuf"}
 
 
-def _mark_graph(graph: GraphProto) -> int:
+def _mark_graph(graph: GraphProto, scalar_inputs: frozenset[str], scalar_outputs: frozenset[str]) -> int:
     count = 0
-    for node in graph.node:
-        for attr in node.attribute:
-            for sub in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)):
-                count += _mark_graph(sub)
     consts = _constants(graph)
     uses: dict[str, list[tuple[NodeProto, int]]] = {}
-    external = {o.name for o in graph.output}
+    external = {o.name for o in graph.output} - scalar_outputs
     for node in graph.node:
         for index, name in enumerate(node.input):
             uses.setdefault(name, []).append((node, index))
@@ -92,7 +101,7 @@ def _mark_graph(graph: GraphProto) -> int:
         return name in producer and id(producer[name]) in lists
 
     def shapeish(name: str) -> bool:
-        return name == "" or name in consts or is_list(name)
+        return name == "" or name in consts or name in scalar_inputs or is_list(name)
 
     for node in nodes:  # optimistic pass in topological order, pruned below
         data_is_list = shapeish(node.input[0]) if node.input else False
@@ -118,6 +127,11 @@ def _mark_graph(graph: GraphProto) -> int:
                 if not all(shapeish(node.input[i]) for i in CONSUMERS[node.op_type] if i < len(node.input)):
                     consumers.discard(id(node))
                     changed = True
+    if scalar_inputs or scalar_outputs:
+        kept = all(_takes_list(user, i, lists, consumers) for name in scalar_inputs for user, i in uses.get(name, []))
+        kept = kept and all(name in scalar_inputs or is_list(name) for name in scalar_outputs)
+        if not kept:
+            raise ScalarsNotKept(sorted(scalar_inputs))
     for node in nodes:
         if id(node) in lists or id(node) in consumers:
             node.domain = LIST_DOMAIN if id(node) in lists else CONSUMER_DOMAIN

@@ -147,6 +147,14 @@ _LIST_FNS: dict[str, Op] = {
     "Div": _variadic(_div),
     "Max": _variadic(lambda x, y: torch.sym_max(x, y)),
     "Min": _variadic(lambda x, y: torch.sym_min(x, y)),
+    "Less": _variadic(operator.lt),
+    "Greater": _variadic(operator.gt),
+    "Equal": _variadic(operator.eq),
+    "LessOrEqual": _variadic(operator.le),
+    "GreaterOrEqual": _variadic(operator.ge),
+    "And": _variadic(lambda x, y: bool(x) and bool(y)),
+    "Or": _variadic(lambda x, y: bool(x) or bool(y)),
+    "Not": lambda v, a: [not e for e in v[0]] if isinstance(v[0], list) else not v[0],
 }
 
 
@@ -219,7 +227,15 @@ def _pad(v: list, a: dict) -> torch.Tensor:
     return F.pad(x, torch_pads, mode="constant", value=value)
 
 
+def _gather_tensor(v: list, a: dict) -> torch.Tensor:
+    x, index, axis = v[0], v[1], a.get("axis", 0)
+    if isinstance(index, list):
+        return torch.stack([x.select(axis, i) for i in index], dim=axis % x.dim())
+    return x.select(axis, index)
+
+
 _CONSUMER_FNS: dict[str, Op] = {
+    "Gather": _gather_tensor,
     "Reshape": _reshape,
     "Expand": _expand,
     "Tile": _tile,
