@@ -42,14 +42,28 @@ def definitions_only(source: str, filename: str) -> ast.Module:
     script: importing it would run its training. Only what a class definition can
     need is kept; ``if __name__ == "__main__"`` blocks and other statements are dropped.
     """
+    import builtins
+
     tree = ast.parse(source, filename)
-    keep = []
+    keep, bound = [], set(dir(builtins))
     for stmt in tree.body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             keep.append(stmt)
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None and _binds_names_only(stmt) and not any(
-                isinstance(n, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)) for n in ast.walk(stmt.value)):
-            keep.append(stmt)
+        elif not (isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None and _binds_names_only(stmt)):
+            continue
+        elif any(isinstance(n, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)) for n in ast.walk(stmt.value)):
+            continue
+        elif all(n.id in bound for n in ast.walk(stmt.value) if isinstance(n, ast.Name)):
+            keep.append(stmt)  # a constant, or computed from kept ones only
+        else:
+            continue
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+        else:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            bound.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
     tree.body = keep
     return tree
 

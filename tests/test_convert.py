@@ -265,3 +265,18 @@ def test_keras_archive_compressed_member_still_reads(saved, tmp_path):
             w.writestr(info.filename, z.read(info))
     for a, b in zip(_weights(src), _weights(rezipped)):
         assert np.array_equal(a, b)
+
+
+def test_the_way_back_with_the_users_module(saved, tmp_path, classes=None):
+    """The issue's example: a .pt for the translated module -> .weights.h5 for the Keras source."""
+    out, classes = saved
+    module = tmp_path / "gru_torch.py"
+    _cli("translate", str(FIXTURES / "gru.py"), "-o", str(module)).check_returncode()
+    pt = tmp_path / "gru.pt"
+    _ok(_cli("convert", str(out / "gru.keras"), "--module", f"{module}:{classes['gru']}", "-o", str(pt)), "— ok")
+    back = tmp_path / "gru.weights.h5"
+    proc = _cli("convert", str(pt), "--module", f"{module}:{classes['gru']}", "-o", str(back),
+                "--keras", str(FIXTURES / "gru.py"), "--explain")
+    _ok(proc, "gates(1, 0, 2), inverted", "— ok")
+    for a, b in zip(_weights(out / "gru.weights.h5"), _weights(back)):
+        assert np.array_equal(a, b)

@@ -89,15 +89,17 @@ _RUN_PROGRAMS = """
     import json, sys
     import numpy as np, torch
     out = sys.argv[1]
-    diffs = {}
+    diffs, reads = {}, {}
     for name in sys.argv[2:]:
-        program = torch.export.load(f"{out}/{name}.pt2").module()
+        exported = torch.export.load(f"{out}/{name}.pt2")
+        # a value read back from a tensor (.item()) would make the graph data-dependent
+        reads[name] = sum(n.target is torch.ops.aten.item.default for n in exported.graph.nodes)
         x = torch.from_numpy(np.load(f"{out}/{name}.input.npy"))
         with torch.no_grad():
-            y = program(x).numpy()
+            y = exported.module()(x).numpy()
         diffs[name] = float(np.abs(y - np.load(f"{out}/{name}.output.npy")).max())
-    print(json.dumps({"diffs": diffs, "leaked": [m for m in ("converters", "onnx2torch", "tensorflow")
-                                                 if m in sys.modules]}))
+    print(json.dumps({"diffs": diffs, "reads": reads,
+                      "leaked": [m for m in ("converters", "onnx2torch", "tensorflow") if m in sys.modules]}))
 """
 
 
@@ -111,7 +113,7 @@ def zoo(tmp_path_factory):
     ran = [name for name in ok if "error" not in converted[name]]
     results = json.loads(_python(_RUN_PROGRAMS, str(out), *ran, path=False).splitlines()[-1]) if ran else {}
     return {"dir": out, "exported": exported, "converted": converted, "diffs": results.get("diffs", {}),
-            "leaked": results.get("leaked", [])}
+            "reads": results.get("reads", {}), "leaked": results.get("leaked", [])}
 
 
 # --------------------------------------------------------------------------- the zoo, end to end
@@ -127,6 +129,7 @@ def test_zoo_model_matches_keras(zoo, name):
     assert info["onnxruntime_max_abs_diff"] <= FORWARD_ABS_TOL, info
     # the zoo's inputs have batch 3, the export traced batch 2: the batch axis really is free
     assert zoo["diffs"][name] <= FORWARD_ABS_TOL, zoo["diffs"][name]
+    assert zoo["reads"][name] == 0, "the program reads values back from tensors (aten.item)"
 
 
 @pytest.mark.slow
