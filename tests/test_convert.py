@@ -267,7 +267,7 @@ def test_keras_archive_compressed_member_still_reads(saved, tmp_path):
         assert np.array_equal(a, b)
 
 
-def test_the_way_back_with_the_users_module(saved, tmp_path, classes=None):
+def test_the_way_back_with_the_users_module(saved, tmp_path):
     """The issue's example: a .pt for the translated module -> .weights.h5 for the Keras source."""
     out, classes = saved
     module = tmp_path / "gru_torch.py"
@@ -280,3 +280,48 @@ def test_the_way_back_with_the_users_module(saved, tmp_path, classes=None):
     _ok(proc, "gates(1, 0, 2), inverted", "— ok")
     for a, b in zip(_weights(out / "gru.weights.h5"), _weights(back)):
         assert np.array_equal(a, b)
+
+
+def _keras2_h5(path):
+    """A legacy .h5 as Keras 2 (TF <= 2.15) wrote it: Keras 2 config spellings, ``name:0`` variables."""
+    import h5py
+
+    rng = np.random.default_rng(0)
+    cfg = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 6, 6, 2], "dtype": "float32", "sparse": False, "ragged": False, "name": "conv2d_input"}},
+      {"class_name": "Conv2D", "config": {"name": "conv2d", "trainable": True, "batch_input_shape": [None, 6, 6, 2], "dtype": "float32", "filters": 3, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid", "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1, "activation": "relu", "use_bias": True, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}}, "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}},
+      {"class_name": "BatchNormalization", "config": {"name": "batch_normalization", "trainable": True, "dtype": "float32", "axis": [3], "momentum": 0.99, "epsilon": 0.001, "center": True, "scale": True, "beta_initializer": {"class_name": "Zeros", "config": {}}, "gamma_initializer": {"class_name": "Ones", "config": {}}, "moving_mean_initializer": {"class_name": "Zeros", "config": {}}, "moving_variance_initializer": {"class_name": "Ones", "config": {}}, "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None, "gamma_constraint": None}},
+      {"class_name": "Flatten", "config": {"name": "flatten", "trainable": True, "dtype": "float32", "data_format": "channels_last"}},
+      {"class_name": "Dense", "config": {"name": "dense", "trainable": True, "dtype": "float32", "units": 2, "activation": "softmax", "use_bias": True, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}}, "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}}]},
+      "keras_version": "2.13.1", "backend": "tensorflow"}
+    weights = {"conv2d": [("kernel:0", (3, 3, 2, 3)), ("bias:0", (3,))],
+               "batch_normalization": [("gamma:0", (3,)), ("beta:0", (3,)), ("moving_mean:0", (3,)), ("moving_variance:0", (3,))],
+               "flatten": [], "dense": [("kernel:0", (48, 2)), ("bias:0", (2,))]}
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(cfg)
+        f.attrs["keras_version"] = "2.13.1"
+        mw = f.create_group("model_weights")
+        mw.attrs["layer_names"] = [n.encode() for n in weights]
+        for layer, ws in weights.items():
+            g = mw.create_group(layer)
+            g.attrs["weight_names"] = [f"{layer}/{w}".encode() for w, _ in ws]
+            for w, shape in ws:
+                v = rng.standard_normal(shape).astype("float32")
+                g.create_dataset(f"{layer}/{w}", data=np.abs(v) + 0.5 if "variance" in w else v)
+
+
+def test_keras2_legacy_h5(tmp_path):
+    """batch_input_shape, axis=[3], initializer dicts without modules, 'kernel:0' names: all read."""
+    src = tmp_path / "k2.h5"
+    _keras2_h5(src)
+    proc = _cli("convert", str(src), "-o", str(tmp_path / "k2.safetensors"), "--explain")
+    _ok(proc, "conv2d/kernel", "transpose(3, 2, 0, 1)", "batch_normalization.running_var", "— ok")
+
+
+def test_corrupt_pt_is_one_line(saved, tmp_path):
+    out, _ = saved
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"PK\x03\x04 definitely not a torch zip")
+    _bad(_cli("convert", str(bad), "--keras", str(out / "mlp.keras"), "-o", str(tmp_path / "o.keras")),
+         "bad.pt", "not a readable torch file")
+    assert not (tmp_path / "o.keras").exists()
