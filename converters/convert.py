@@ -586,9 +586,13 @@ def convert(opts: Options, out: Callable[[str], None] = print) -> int:
         raise ConvertError(f"{opts.src}: no such file")
     if opts.out and os.path.abspath(opts.out) == os.path.abspath(opts.src):
         raise ConvertError(f"{opts.out}: the output would overwrite the input")
-    if not opts.out and not opts.explain:
-        raise ConvertError("nothing to do: give -o OUT and/or --explain")
     src_suffix = _suffix(opts.src)
+    if not opts.out and not opts.explain:  # the default: beside the source, safetensors for torch
+        if not (_is_keras(opts.src) or src_suffix in STATE_SUFFIXES):
+            raise ConvertError(f"{opts.src}: unknown checkpoint type (expected .keras, .h5, .weights.h5, "
+                               ".safetensors or .pt)")
+        stem = opts.src[: len(opts.src) - len(src_suffix)]
+        opts = dataclasses.replace(opts, out=stem + (".safetensors" if _is_keras(opts.src) else ".weights.h5"))
     out_suffix = _suffix(opts.out) if opts.out else None
     if _is_keras(opts.src):
         if out_suffix in ONNX_SUFFIXES:

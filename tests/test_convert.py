@@ -325,3 +325,12 @@ def test_corrupt_pt_is_one_line(saved, tmp_path):
     _bad(_cli("convert", str(bad), "--keras", str(out / "mlp.keras"), "-o", str(tmp_path / "o.keras")),
          "bad.pt", "not a readable torch file")
     assert not (tmp_path / "o.keras").exists()
+
+
+def test_default_output_is_safetensors_beside_the_source(saved, tmp_path):
+    out, _ = saved
+    src = tmp_path / "mlp.keras"
+    src.write_bytes((out / "mlp.keras").read_bytes())
+    _ok(_cli("convert", str(src), "--no-verify"), f"wrote {tmp_path / 'mlp.safetensors'}")
+    assert read_safetensors(tmp_path / "mlp.safetensors")
+    _bad(_cli("convert", str(src), "--no-verify"), "exists", "--force")  # a second run keeps the first file

@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Keras (.keras, .h5, .weights.h5) -> torch (.safetensors, .pt; .pt2/.onnx through "
                                    "ONNX) and torch state dicts -> Keras (.weights.h5, .keras). Verified by default.")
     c.add_argument("src", help="the checkpoint to convert")
-    c.add_argument("-o", "--output", help="where to write (the suffix picks the format)")
+    c.add_argument("-o", "--output", help="where to write; the suffix picks the format (default: beside SRC, "
+                                          ".safetensors from Keras, .weights.h5 from torch)")
     c.add_argument("--module", metavar="FILE.py:CLASS",
                    help="the torch module the weights are for (default: the module `tfpt translate` emits)")
     c.add_argument("--keras", metavar="FILE",
