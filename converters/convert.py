@@ -68,6 +68,7 @@ class Options:
     trust: bool = False
     trust_pickle: bool = False
     keep_onnx: str | None = None
+    input_shape: tuple[int, ...] | None = None  # torch -> ONNX: the example input, batch axis first
 
 
 @dataclasses.dataclass
@@ -154,7 +155,7 @@ def _emit(ir: ModelIR, where: str) -> EmittedModel:
         raise ConvertError(f"{where}: layer {e.layer.attr!r}: {e}") from None
 
 
-def _module_job(opts: Options, emitted: EmittedModel, ir: ModelIR, constants: dict) -> dict:
+def _module_job(opts: Options, emitted: EmittedModel | None, ir: ModelIR | None, constants: dict) -> dict:
     if opts.module:
         file, _, cls = opts.module.rpartition(":")
         if not file or not cls:
@@ -423,9 +424,13 @@ def _verify(keras_job: dict, torch_job: dict, opts: Options, workdir: str, out) 
         out(f"verify: FAILED ({e})")
         return EXIT_MISMATCH
     with np.load(k_out) as k, np.load(t_out) as t:
-        a, b = k["y"].astype(np.float64), t["y"].astype(np.float64)
+        return _compare(k["y"], t["y"], opts, out, ("Keras", "torch"))
+
+
+def _compare(reference: np.ndarray, result: np.ndarray, opts: Options, out, sides: tuple[str, str]) -> int:
+    a, b = reference.astype(np.float64), result.astype(np.float64)
     if a.shape != b.shape:
-        out(f"verify: output shapes differ: Keras {a.shape}, torch {b.shape} — MISMATCH")
+        out(f"verify: output shapes differ: {sides[0]} {a.shape}, {sides[1]} {b.shape} — MISMATCH")
         return EXIT_MISMATCH
     d = np.abs(a - b)
     abs_d = float(d.max()) if d.size else 0.0
@@ -580,6 +585,39 @@ def _via_onnx(opts: Options, out) -> int:
                        {kind: os.path.abspath(opts.out)}, opts, workdir, out)
 
 
+def _torch_to_onnx(opts: Options, out) -> int:
+    """A torch module (``--module``) with this state dict -> ``.onnx``, checked with onnxruntime."""
+    from . import onnx_route
+
+    if not opts.module or not opts.input_shape:
+        raise ConvertError("torch -> ONNX needs --module FILE.py:CLASS and --input-shape (e.g. 1,28,28,1)")
+    _check_writable(opts.out, opts.force)
+    module_job = _module_job(opts, None, None, {})
+    with atomic_output(opts.out) as tmp:
+        try:
+            onnx_route.torch_to_onnx(Path(module_job["module_file"]), module_job["class_name"], Path(opts.src),
+                                     Path(tmp), opts.input_shape)
+        except onnx_route.OnnxRouteError as e:
+            raise ConvertError(str(e)) from None
+    out(f"wrote {opts.out}")
+    if not opts.verify:
+        return EXIT_OK
+    with tempfile.TemporaryDirectory(prefix="tfpt-convert-") as workdir:
+        inputs = os.path.join(workdir, "inputs.npz")
+        shape = (VERIFY_BATCH, *opts.input_shape[1:])
+        np.savez(inputs, x=np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+        ref, got = os.path.join(workdir, "torch.npz"), os.path.join(workdir, "onnx.npz")
+        try:
+            _worker("torch-run", {**module_job, "state": os.path.abspath(opts.src), "inputs": inputs,
+                                  "trust_pickle": opts.trust_pickle}, ref)
+            _worker("torch-run", {"onnx": os.path.abspath(opts.out), "inputs": inputs}, got)
+        except _WorkerError as e:
+            out(f"verify: FAILED ({e})")
+            return EXIT_MISMATCH
+        with np.load(ref) as a, np.load(got) as b:
+            return _compare(a["y"], b["y"], opts, out, ("torch", "onnxruntime"))
+
+
 def convert(opts: Options, out: Callable[[str], None] = print) -> int:
     """Run one conversion; returns the exit status (0 ok, 1 verification failed, 2 bad input)."""
     if not os.path.isfile(opts.src):
@@ -601,6 +639,8 @@ def convert(opts: Options, out: Callable[[str], None] = print) -> int:
             raise ConvertError(f"{opts.out}: from a Keras file tfpt writes .safetensors, .pt, .pt2 or .onnx")
         return _keras_to_torch(opts, out)
     if src_suffix in STATE_SUFFIXES:
+        if out_suffix == ".onnx":
+            return _torch_to_onnx(opts, out)
         return _torch_to_keras(opts, out)
     raise ConvertError(f"{opts.src}: unknown checkpoint type (expected .keras, .h5, .weights.h5, "
                        ".safetensors or .pt)")

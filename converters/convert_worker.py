@@ -128,13 +128,15 @@ def torch_run(job: dict, out_path: str) -> None:
 
     with np.load(job["inputs"], allow_pickle=False) as data:
         x = data["x"]
+        exported = str(data["exported_dtype"]) if "exported_dtype" in data.files else None
+    if (job.get("program") or job.get("onnx")) and exported and x.dtype.kind == "i" and exported.startswith("int"):
+        x = x.astype(exported)
     meta: dict = {}
     if job.get("onnx"):
         import onnxruntime
 
         session = onnxruntime.InferenceSession(job["onnx"], providers=["CPUExecutionProvider"])
-        feed = x.astype(np.int32) if x.dtype.kind == "i" and "int32" in session.get_inputs()[0].type else x
-        y = session.run(None, {session.get_inputs()[0].name: feed})[0]
+        y = session.run(None, {session.get_inputs()[0].name: x})[0]
         _save_npz(out_path, {"y": np.asarray(y)}, meta)
         return
     if job.get("program"):
@@ -201,7 +203,9 @@ def keras_run(job: dict, out_path: str) -> None:
     y = model(feed, training=False)
     if isinstance(y, (tuple, list)):
         y = y[0]
-    _save_npz(out_path, {"x": x, "y": keras.ops.convert_to_numpy(y)}, {})
+    # what an exported program of this model takes (an int32 Input stays int32 through ONNX)
+    exported = str(getattr(model.inputs[0], "dtype", "float32")).replace("tf.", "")
+    _save_npz(out_path, {"x": x, "y": keras.ops.convert_to_numpy(y), "exported_dtype": np.array(exported)}, {})
 
 
 def keras_write(job: dict, out_path: str) -> None:

@@ -338,3 +338,34 @@ def test_default_output_is_safetensors_beside_the_source(saved, tmp_path):
     _ok(_cli("convert", str(src), "--no-verify"), f"wrote {tmp_path / 'mlp.safetensors'}")
     assert read_safetensors(tmp_path / "mlp.safetensors")
     _bad(_cli("convert", str(src), "--no-verify"), "exists", "--force")  # a second run keeps the first file
+
+
+# --------------------------------------------------------------------------- the ONNX route, from the CLI
+
+
+def test_onnx_route_from_the_cli(saved, tmp_path):
+    """A model the direct route refuses converts to a torch.export program; verified against Keras."""
+    out, _ = saved
+    program = tmp_path / "branching.pt2"
+    _ok(_cli("convert", str(out / "branching.keras"), "-o", str(program)), "through ONNX", "— ok")
+    check = subprocess.run([sys.executable, "-c", "import sys, torch; m = torch.export.load(sys.argv[1]).module(); "
+                            "print(tuple(m(torch.zeros(5, 4)).shape))", str(program)],
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0 and check.stdout.strip() == "(5, 3)", check.stderr[-2000:]
+
+
+def test_torch_module_to_onnx(saved, tmp_path):
+    out, classes = saved
+    module = tmp_path / "mlp_torch.py"
+    _cli("translate", str(FIXTURES / "mlp.py"), "-o", str(module)).check_returncode()
+    state = tmp_path / "mlp.safetensors"
+    _ok(_cli("convert", str(out / "mlp.keras"), "-o", str(state), "--no-verify"))
+    onnx_file = tmp_path / "mlp.onnx"
+    # the checkpoint's layer names are not the translated script's: keys that do not fit are named
+    _bad(_cli("convert", str(state), "--module", f"{module}:{classes['mlp']}", "-o", str(onnx_file),
+              "--input-shape", "1,784"), "does not fit", "missing [dense.weight")
+    _ok(_cli("convert", str(out / "mlp.keras"), "--module", f"{module}:{classes['mlp']}", "-o", str(state),
+             "--no-verify", "--force"))
+    _bad(_cli("convert", str(state), "--module", f"{module}:{classes['mlp']}", "-o", str(onnx_file)), "--input-shape")
+    _ok(_cli("convert", str(state), "--module", f"{module}:{classes['mlp']}", "-o", str(onnx_file),
+             "--input-shape", "1,784"), "— ok")

@@ -13,10 +13,9 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
-import onnx
+import onnx  # the test extra installs the ONNX stack: missing, these tests fail rather than skip
 import pytest
 from onnx import TensorProto, helper
 
@@ -28,6 +27,7 @@ from converters.onnx_route import (
     onnx_to_torch,
     torch_to_onnx,
 )
+from converters.onnx_route.keras_export import _layer_of
 from converters.onnx_route.onnx_consts import loop_trip_count
 from converters.onnx_route.onnx_passes import prepare
 
@@ -223,6 +223,15 @@ def test_wrong_suffixes(tmp_path):
         keras_to_torch_via_onnx(src, tmp_path / "m.pth")
     with pytest.raises(OnnxRouteError, match="no such file"):
         onnx_to_torch(tmp_path / "missing.onnx", tmp_path / "m.pt2")
+
+
+@pytest.mark.parametrize(("node", "layer"), [
+    pytest.param("sequential_9_1/dense_10_1/Gelu/Erfc", "dense_10", id="keras-suffix"),
+    pytest.param("model/dense/MatMul", "dense", id="plain"),
+    pytest.param("unknown_scope/Op", "unknown_scope", id="no-layer"),
+])
+def test_failing_node_names_its_layer(node, layer):
+    assert _layer_of(node, ["dense", "dense_1", "dense_10", "sequential_9"]) == layer
 
 
 def test_importing_the_route_imports_no_framework():

@@ -60,12 +60,25 @@ def _verify(args) -> int:
     return verify_file(args.file, train_steps=args.train_steps)
 
 
+def _shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
+    except ValueError:
+        raise InputError(f"--input-shape {text}: expected integers such as 1,3,32,32") from None
+    if not shape or min(shape) < 1:
+        raise InputError(f"--input-shape {text}: expected positive integers such as 1,3,32,32")
+    return shape
+
+
 def _convert(args) -> int:
     from converters.convert import ConvertError, Options, convert
 
     opts = Options(src=args.src, out=args.output, module=args.module, keras=args.keras, explain=args.explain,
                    force=args.force, verify=not args.no_verify, atol=args.atol, rtol=args.rtol,
-                   trust=args.trust, trust_pickle=args.trust_pickle, keep_onnx=args.keep_onnx)
+                   trust=args.trust, trust_pickle=args.trust_pickle, keep_onnx=args.keep_onnx,
+                   input_shape=_shape(args.input_shape))
     try:
         return convert(opts)
     except ConvertError as e:
@@ -112,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--trust-pickle", action="store_true",
                    help="allow .pt files that need full unpickling (runs code from the file)")
     c.add_argument("--keep-onnx", metavar="FILE.onnx", help="ONNX route: also keep the intermediate ONNX model")
+    c.add_argument("--input-shape", metavar="N,D,...",
+                   help="torch -> ONNX: the example input's shape, batch first (the batch axis stays free)")
     c.set_defaults(run=_convert)
     return parser
 

@@ -51,8 +51,7 @@ def export(src: Path, out: Path, *, trust: bool) -> dict:
         proto, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=OPSET)
     except Exception as e:  # noqa: BLE001
         raise WorkerError(f"{where}: tf2onnx cannot export it ({one_line(e)})") from None
-    layer_names = [layer.name for layer in model._flatten_layers(include_self=False)]
-    _check_ops(proto, where, layer_names)
+    _check_ops(proto, where, _layer_names(model))
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as e:
@@ -78,6 +77,15 @@ def _check_file(src: Path, trust: bool) -> None:
                                   "the ONNX route needs a full model file (model.save)")
     except CheckpointError as e:
         raise WorkerError(str(e)) from None
+
+
+def _layer_names(model) -> list[str]:
+    """Every layer's name, nested models' layers included."""
+    names = []
+    for layer in getattr(model, "layers", []):
+        names.append(layer.name)
+        names.extend(_layer_names(layer))
+    return names
 
 
 def _input_name(tensor, index: int) -> str:
@@ -109,8 +117,8 @@ def _check_ops(proto, where: str, layer_names: list[str]) -> None:
 
 
 def _layer_of(node_name: str, layer_names: list[str]) -> str:
-    """The Keras layer a TensorFlow node came from: its name scope, less Keras' ``_1`` suffixes."""
-    for part in node_name.split("/"):
+    """The Keras layer a TensorFlow node came from: its innermost layer scope, less Keras' ``_1`` suffixes."""
+    for part in reversed(node_name.split("/")[:-1]):
         for name in sorted(layer_names, key=len, reverse=True):
             if part == name or re.fullmatch(re.escape(name) + r"(_\d+)?", part):
                 return name

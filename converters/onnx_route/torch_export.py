@@ -74,10 +74,16 @@ def _load_state_dict(module, path: Path) -> None:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - corrupt files, pickles with code, missing files
         raise WorkerError(f"{path.name}: cannot read the state dict ({one_line(e)})") from None
-    try:
-        module.load_state_dict(state)
-    except Exception as e:  # noqa: BLE001
-        raise WorkerError(f"{path.name}: does not fit the module ({one_line(e)})") from None
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
+              if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = [f"{label} [{', '.join(items[:6])}{', ...' if len(items) > 6 else ''}]"
+                 for label, items in (("missing", missing), ("unexpected", unexpected), ("shapes", shapes)) if items]
+        raise WorkerError(f"{path.name}: does not fit {type(module).__name__}: {'; '.join(parts)}")
+    module.load_state_dict(state)
 
 
 def main() -> None:

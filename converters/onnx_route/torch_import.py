@@ -99,18 +99,19 @@ def _free_first_axis(value) -> bool:
 
 
 def _export(module, examples, free_batch, where: str):
-    """``torch.export`` with a dynamic batch axis; a fixed one where tracing specialises it."""
+    """``torch.export`` with a dynamic batch axis; a fixed one (and why) where tracing specialises it."""
     import torch
 
+    fixed = "fixed"
     if any(free_batch):
         # DYNAMIC, not Dim("batch"): export may narrow the range (e.g. to < 2**31) without failing
         shapes = tuple({0: torch.export.Dim.DYNAMIC} if free else None for free in free_batch)
         try:
             return torch.export.export(module, tuple(examples), dynamic_shapes=shapes), "dynamic"
-        except Exception:  # noqa: BLE001 - a constraint violation: fall back to the traced batch size
-            pass
+        except Exception as e:  # noqa: BLE001 - a constraint violation: keep the traced batch size
+            fixed = f"fixed ({EXAMPLE_BATCH}): {one_line(e)}"
     try:
-        return torch.export.export(module, tuple(examples)), f"fixed ({EXAMPLE_BATCH})" if any(free_batch) else "fixed"
+        return torch.export.export(module, tuple(examples)), fixed
     except Exception as e:  # noqa: BLE001
         raise WorkerError(f"{where}: torch.export cannot trace the converted module ({one_line(e)})") from None
 
