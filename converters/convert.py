@@ -32,12 +32,10 @@ from translator.diagnostics import InputError
 from translator.emit_torch import EmittedModel, LayerError, emit_model
 from translator.files import read_source
 from translator.ir import ModelIR
-from translator.translate import translate_source
 
 from . import transfer
 from .keras_config import ConfigError, model_ir
 from .keras_files import CheckpointError, KerasCheckpoint, open_keras_file, read_array
-from .keras_source import ConcreteValueError, model_expr
 from .torch_files import PlannedTensor, StateFileError, read_state_file, write_pt, write_safetensors
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
@@ -126,6 +124,8 @@ def _architecture_from(spec: str, opts: Options) -> tuple[ModelIR, dict]:
             return model_ir(config, os.path.basename(path)), {}
         except ConfigError as e:
             raise ConvertError(str(e)) from None
+    from translator.translate import translate_source  # LibCST: only when a script gives the architecture
+
     try:
         source = read_source(path)
         result = translate_source(source, path)
@@ -200,7 +200,7 @@ class _WorkerError(Exception):
 
 
 class _Describe:
-    """The target module's state-dict entries, from a torch worker that may run while we write."""
+    """The target module's state-dict entries, from a torch worker (built on the meta device)."""
 
     def __init__(self, job: dict, workdir: str):
         self._out = os.path.join(workdir, "describe.json")
@@ -233,6 +233,19 @@ def _shape_of(transform, shapes_dtypes, n_out: int) -> list[tuple[tuple, np.dtyp
     out = transform.to_torch(*stand_ins)
     out = (out,) if n_out == 1 else tuple(out)
     return [(tuple(a.shape), a.dtype) for a in out]
+
+
+def spec_target(emitted: EmittedModel) -> list[tuple[str, tuple, str]] | None:
+    """The emitted module's state-dict entries from the spec rows' shapes; None if a size is unknown."""
+    target = []
+    for attr, params in emitted.shapes.items():
+        for name, shape in params.items():
+            if any(d is None for d in shape):
+                return None
+            target.append((f"{attr}.{name}", tuple(shape), "float32"))
+        if "running_mean" in params:  # torch's batch norms count their steps
+            target.append((f"{attr}.num_batches_tracked", (), "int64"))
+    return target
 
 
 def _layers_with_weights(ckpt: KerasCheckpoint) -> list[tuple[int, str, str | None, list]]:
@@ -389,27 +402,13 @@ def _METADATA(source: str) -> dict[str, str]:
     return {"format": "pt", "source": source, "converted_by": "tfpt"}
 
 
-def write_state(path: str, planned: list[PlannedTensor], metadata: dict[str, str], check=None) -> None:
-    """Write atomically; ``check`` (raising ConvertError) runs before the rename.
-
-    A check that plans different tensors (torch-only buffers the module has) is
-    written instead: the file always holds exactly what the check planned.
-    """
+def write_state(path: str, planned: list[PlannedTensor], metadata: dict[str, str]) -> None:
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as fh:
             if _suffix(path) == ".safetensors":
                 write_safetensors(fh, planned, metadata)
             else:
                 write_pt(fh, planned)
-        if check is not None:
-            _, final = check()
-            if [(p.name, p.shape) for p in final] != [(p.name, p.shape) for p in planned]:
-                with open(tmp, "wb") as fh:
-                    if _suffix(path) == ".safetensors":
-                        write_safetensors(fh, final, metadata)
-                    else:
-                        write_pt(fh, final)
-                planned[:] = final
 
 
 # --------------------------------------------------------------------------- verification
@@ -455,23 +454,17 @@ def _keras_to_torch(opts: Options, out) -> int:
                 ir, constants = _architecture(ckpt.config, opts, where)
                 emitted = _emit(ir, where)
                 module_job = _module_job(opts, emitted, ir, constants)
-                describe = _Describe(module_job, workdir) if (opts.out or opts.module) else None
-                if opts.module or not opts.out:
-                    # the module's own names decide the keys: map after describing it
-                    rows, planned = plan_to_torch(ckpt, emitted, describe.result() if describe else None)
-                    if opts.explain:
-                        print_table(rows, out)
-                    if not opts.out:
-                        return EXIT_OK
-                    write_state(opts.out, planned, _METADATA(where))
-                else:
-                    # the emitted module: its keys are known, so the torch worker starts up while the
-                    # tensors stream out; nothing is renamed into place until its shapes agree
-                    rows, planned = plan_to_torch(ckpt, emitted, None)
-                    if opts.explain:
-                        print_table(rows, out)
-                    write_state(opts.out, planned, _METADATA(where),
-                                check=lambda: plan_to_torch(ckpt, emitted, describe.result()))
+                # the shapes the weights must take: the spec rows know them for the emitted module;
+                # the user's module (or a size tfpt cannot compute) is asked in a torch worker
+                target = None if opts.module else spec_target(emitted)
+                if target is None and (opts.out or opts.module):
+                    target = _Describe(module_job, workdir).result()
+                rows, planned = plan_to_torch(ckpt, emitted, target)
+                if opts.explain:
+                    print_table(rows, out)
+                if not opts.out:
+                    return EXIT_OK
+                write_state(opts.out, planned, _METADATA(where))
         except CheckpointError as e:
             raise ConvertError(str(e)) from None
         total = sum(int(np.prod(p.shape)) for p in planned)
@@ -486,6 +479,8 @@ def _keras_to_torch(opts: Options, out) -> int:
 
 
 def _keras_model_source(ir: ModelIR, constants: dict) -> str:
+    from .keras_source import ConcreteValueError, model_expr
+
     try:
         return model_expr(ir, constants)
     except ConcreteValueError as e:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 
-from translator.ir import LayerIR, ModelIR, identifier, unique_attr
-from translator.recognise import camel_case
+from translator.ir import LayerIR, ModelIR, camel_case, identifier, unique_attr
 from translator.spec import layers
 from translator.spec.layers import NEUTRAL_ARGS, TRAINING_ONLY_ARGS, Args, InnerLayer, Tensor
 from translator.spec.values import Dim, Unsupported, Value

@@ -419,6 +419,30 @@ def test_weight_rules_invert(translated_samples, name):
         assert seen, f"no permutation found for {name}"
 
 
+def test_parameter_shapes_are_torchs(translated_samples):
+    """Each row's declared torch parameter shapes (what ``tfpt convert`` checks weights against
+    without starting torch) are the shapes the real torch modules have."""
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    result, models = translated_samples
+    checked = 0
+    for i, s in enumerate(ALL_SAMPLES):
+        model = models.get(i)
+        if model is None:
+            continue
+        emitted = result.emitted[model.class_name]
+        ns = {"torch": torch, "nn": nn, "F": F}
+        exec(emitted.source, ns)
+        actual = {k: tuple(v.shape) for k, v in ns[model.class_name]().state_dict().items()
+                  if not k.endswith("num_batches_tracked")}
+        declared = {f"{attr}.{p}": shape for attr, params in emitted.shapes.items() for p, shape in params.items()}
+        assert declared == actual, s.id
+        checked += len(declared)
+    assert checked > 100
+
+
 def test_weight_transforms_invert_on_every_rank():
     """The transforms themselves, independent of the table: every permutation of rank 1-4."""
     import itertools

@@ -22,6 +22,8 @@ class EmittedModel:
     #: torch attribute -> weight rules, in layer order (what the converters use)
     weights: list[tuple[str, tuple[WeightRule, ...]]] = field(default_factory=list)
     notes: list[tuple[int, int, str]] = field(default_factory=list)
+    #: torch attribute -> parameter -> shape, as the spec rows compute them (None: unknown)
+    shapes: dict[str, dict[str, tuple]] = field(default_factory=dict)
 
 
 class LayerError(Unsupported):
@@ -56,6 +58,7 @@ def emit_model(model: ModelIR) -> EmittedModel:
     forward: list[str] = []
     weights = []
     notes = []
+    param_shapes: dict[str, dict[str, tuple]] = {}
     for layer, b, permutes in built:
         ref = f"self.{layer.attr}"
         if b.module:
@@ -65,6 +68,7 @@ def emit_model(model: ModelIR) -> EmittedModel:
             init_lines.append(f"{ref} = {b.module}")
             init_lines.extend(line.replace("{m}", ref) for line in b.setup)
             weights.append((layer.attr, b.weights))
+            param_shapes[layer.attr] = b.shapes
         forward.extend(permutes)
         forward.extend(line.replace("{m}", ref) for line in b.forward)
     final = built[-1][1].output if built else model.input
@@ -89,7 +93,7 @@ def emit_model(model: ModelIR) -> EmittedModel:
                   '        """Initialise like Keras: glorot-uniform kernels, zero biases."""']
         lines += ["        " + l for l in reset]
     lines += ["", "    def forward(self, x):", *("        " + l for l in forward), "        return x"]
-    return EmittedModel("\n".join(lines) + "\n", final, weights, notes)
+    return EmittedModel("\n".join(lines) + "\n", final, weights, notes, param_shapes)
 
 
 def _reset_parameters(layers) -> list[str]:

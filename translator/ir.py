@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import libcst as cst
+if TYPE_CHECKING:  # a checkpoint's model needs no LibCST: keep tfpt convert's start-up light
+    import libcst as cst
 
 from .spec.layers import Args, LayerSpec, Tensor
 
@@ -64,3 +66,10 @@ def unique_attr(attr: str, used: dict[str, int]) -> str:
         attr = f"{attr}_{k}"
     used.setdefault(attr, 0)
     return attr
+
+
+def camel_case(name: str) -> str:
+    """A class name from a Keras model name (``my_model`` -> ``MyModel``)."""
+    parts = [p for p in re.split(r"[^0-9A-Za-z]+", name) if p]
+    out = "".join(p[:1].upper() + p[1:] for p in parts) or "Model"
+    return out if out[0].isalpha() else "Model" + out

@@ -18,7 +18,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from . import emit_torch, names
 from .diagnostics import Diagnostic
 from .evaluate import Constants, code, evaluate, names_read, value_of
-from .ir import LayerIR, ModelIR, identifier, unique_attr
+from .ir import LayerIR, ModelIR, camel_case, identifier, unique_attr
 from .spec import activations, calls, layers, training
 from .spec.layers import NEUTRAL_ARGS, TRAINING_ONLY_ARGS, Tensor, Unsupported
 from .spec.values import UNKNOWN, Dim, Value
@@ -68,12 +68,6 @@ def snake_case(name: str) -> str:
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
     return name.lower()
-
-
-def camel_case(name: str) -> str:
-    parts = [p for p in re.split(r"[^0-9A-Za-z]+", name) if p]
-    out = "".join(p[:1].upper() + p[1:] for p in parts) or "Model"
-    return out if out[0].isalpha() else "Model" + out
 
 
 class Recogniser:

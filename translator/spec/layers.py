@@ -66,6 +66,8 @@ class Built:
     notes: list[str] = field(default_factory=list)
     #: ``__init__`` lines right after the module is built (``{m}`` is the module)
     setup: list[str] = field(default_factory=list)
+    #: torch parameter -> its shape (what the weight rules must produce; unknown dims are None)
+    shapes: dict[str, tuple[int | None, ...]] = field(default_factory=dict)
 
 
 class Args:
@@ -138,6 +140,18 @@ _TO_TORCH = {3: (0, 2, 1), 4: (0, 3, 1, 2), 5: (0, 4, 1, 2, 3)}
 _TO_KERAS = {3: (0, 2, 1), 4: (0, 2, 3, 1), 5: (0, 2, 3, 4, 1)}
 
 
+def shapes(**params: tuple) -> dict[str, tuple[int | None, ...]]:
+    """Torch parameter shapes from Dims or ints (an unknown Dim becomes None); None entries dropped."""
+    def n(d):
+        return d if isinstance(d, int) or d is None else d.value
+
+    return {k: tuple(n(d) for d in v) for k, v in params.items() if v is not None}
+
+
+def _times(k: int, d: Dim):
+    return None if d.value is None else k * d.value
+
+
 def to_layout(t: Tensor, layout: str) -> tuple[list[str], Tensor]:
     """Forward lines that bring ``t`` into ``layout`` (none when already there)."""
     if layout == ANY or t.layout == layout or t.rank is None or t.rank < 3:
@@ -208,6 +222,7 @@ def _dense(args: Args, t: Tensor) -> Built:
         output=out,
         init=["glorot"],
         weights=weights,
+        shapes=shapes(weight=(units, shape[-1]), bias=(units,) if bias else None),
     )
 
 
@@ -323,6 +338,7 @@ def _conv(n: int):
             output=out,
             init=["glorot"],
             weights=weights,
+            shapes=shapes(weight=(filters, shape[-1], *k), bias=(filters,) if bias else None),
         )
 
     return build
@@ -421,6 +437,7 @@ def _batch_norm(args: Args, t: Tensor) -> Built:
             rule("moving_mean", "running_mean"),
             rule("moving_variance", "running_var"),
         ),
+        shapes=shapes(**{k: (shape[-1],) for k in ("weight", "bias", "running_mean", "running_var")}),
     )
 
 
@@ -437,6 +454,7 @@ def _layer_norm(args: Args, t: Tensor) -> Built:
         forward=["x = {m}(x)"],
         output=Tensor(shape, KERAS, t.rank_known),
         weights=(rule("gamma", "weight"), rule("beta", "bias")),
+        shapes=shapes(weight=(shape[-1],), bias=(shape[-1],)),
     )
 
 
@@ -453,6 +471,7 @@ def _embedding(args: Args, t: Tensor) -> Built:
         output=out,
         init=["embedding"],
         weights=(rule("embeddings", "weight"),),
+        shapes=shapes(weight=(args.dim("input_dim"), out_dim)),
     )
 
 
@@ -501,6 +520,13 @@ def recurrent_weights(kind: str, suffix: str = "") -> tuple[WeightRule, ...]:
     )
 
 
+def recurrent_shapes(kind: str, features: Dim, units: Dim, suffix: str = "") -> dict:
+    """torch's layer-0 parameter shapes of one recurrent direction."""
+    rows = _times(_RNN[kind][1], units)
+    return shapes(**{f"weight_ih_l0{suffix}": (rows, features), f"weight_hh_l0{suffix}": (rows, units),
+                     f"bias_ih_l0{suffix}": (rows,), f"bias_hh_l0{suffix}": (rows,)})
+
+
 def freeze_split_biases(weights: tuple[WeightRule, ...]) -> list[str]:
     """Keras has one bias where torch has two (BiasSplit): torch's second stays zero and frozen.
 
@@ -536,7 +562,8 @@ def _recurrent(kind: str):
             forward = [f"_, {state} = {{m}}(x)", "x = h[-1]"]
             out = Tensor((units,), KERAS)
         weights = recurrent_weights(kind)
-        return Built(module, forward, out, init=init, weights=weights, setup=freeze_split_biases(weights))
+        return Built(module, forward, out, init=init, weights=weights, setup=freeze_split_biases(weights),
+                     shapes=recurrent_shapes(kind, shape[-1], units))
 
     return build
 
@@ -575,7 +602,9 @@ def _bidirectional(args: Args, t: Tensor) -> Built:
         for side, suffix in (("forward", ""), ("backward", "_reverse"))
         for r in recurrent_weights(kind, suffix)
     )
-    return Built(module, forward, out, init=init, weights=weights, setup=freeze_split_biases(weights))
+    return Built(module, forward, out, init=init, weights=weights, setup=freeze_split_biases(weights),
+                 shapes={**recurrent_shapes(kind, t.shape[-1], units),
+                         **recurrent_shapes(kind, t.shape[-1], units, "_reverse")})
 
 
 @dataclass(frozen=True)
