@@ -29,9 +29,10 @@ from typing import Callable
 import numpy as np
 
 from translator.diagnostics import InputError
-from translator.emit_torch import EmittedModel, LayerError, emit_model
+from translator.emit_torch import EmittedModel, LayerError, build_layers, emit_model
 from translator.files import read_source
 from translator.ir import ModelIR
+from translator.spec.weights import FlattenRows, WeightRule
 
 from . import transfer
 from .keras_config import ConfigError, model_ir
@@ -67,6 +68,9 @@ class Options:
     trust_pickle: bool = False
     keep_onnx: str | None = None
     input_shape: tuple[int, ...] | None = None  # torch -> ONNX: the example input, batch axis first
+    #: how the torch module flattens convolution features: "channels-last" (what tfpt translate
+    #: emits: it permutes back first) or "channels-first" (``x.flatten(1)`` on NCHW, hand-written)
+    flatten: str = "channels-last"
 
 
 @dataclasses.dataclass
@@ -148,11 +152,44 @@ def _architecture_from(spec: str, opts: Options) -> tuple[ModelIR, dict]:
     return models[0], module_constants(cst.parse_module(source))
 
 
-def _emit(ir: ModelIR, where: str) -> EmittedModel:
+def _emit(ir: ModelIR, where: str, flatten: str = "channels-last") -> EmittedModel:
     try:
-        return emit_model(ir)
+        emitted = emit_model(ir)
     except LayerError as e:
         raise ConvertError(f"{where}: layer {e.layer.attr!r}: {e}") from None
+    if flatten == "channels-first":
+        emitted = _flatten_channels_first(ir, emitted, where)
+    return emitted
+
+
+#: layers that may sit between a Flatten and its Dense without changing the feature order
+_ELEMENTWISE = frozenset({"Dropout", "Activation", "ReLU", "LeakyReLU"})
+
+
+def flattened_dense(ir: ModelIR) -> dict[str, tuple[tuple[int, ...], int]]:
+    """Dense layers fed by a Flatten of spatial features: attr -> (spatial dims, channels)."""
+    t, pending, found = ir.input, None, {}
+    for layer, built, _ in build_layers(ir):
+        name = layer.spec.keras
+        if name == "Flatten" and t.shape is not None and len(t.shape) >= 2:
+            dims = [d.value for d in t.shape]
+            pending = None if None in dims else (tuple(dims[:-1]), dims[-1])
+        elif name == "Dense" and pending:
+            found[layer.attr] = pending
+            pending = None
+        elif name not in _ELEMENTWISE:
+            pending = None
+        t = built.output
+    return found
+
+
+def _flatten_channels_first(ir: ModelIR, emitted: EmittedModel, where: str) -> EmittedModel:
+    found = flattened_dense(ir)
+    if not found:
+        raise ConvertError(f"{where}: --flatten channels-first: no Dense layer follows a Flatten of spatial features")
+    weights = [(attr, tuple(WeightRule(r.keras, r.torch, FlattenRows(*found[attr])) if attr in found and r.keras == ("kernel",)
+                            else r for r in rules)) for attr, rules in emitted.weights]
+    return dataclasses.replace(emitted, weights=weights)
 
 
 def _module_job(opts: Options, emitted: EmittedModel | None, ir: ModelIR | None, constants: dict) -> dict:
@@ -452,7 +489,7 @@ def _keras_to_torch(opts: Options, out) -> int:
         try:
             with open_keras_file(opts.src, trust=opts.trust) as ckpt:
                 ir, constants = _architecture(ckpt.config, opts, where)
-                emitted = _emit(ir, where)
+                emitted = _emit(ir, where, opts.flatten)
                 module_job = _module_job(opts, emitted, ir, constants)
                 # the shapes the weights must take: the spec rows know them for the emitted module;
                 # the user's module (or a size tfpt cannot compute) is asked in a torch worker
@@ -475,7 +512,11 @@ def _keras_to_torch(opts: Options, out) -> int:
         keras_job = {"file": os.path.abspath(opts.src), "trust": opts.trust}
         if ckpt.format == "weights.h5":
             keras_job = {"model_source": _keras_model_source(ir, constants), "weights": os.path.abspath(opts.src)}
-        return _verify(keras_job, {**module_job, "state": os.path.abspath(opts.out)}, opts, workdir, out)
+        status = _verify(keras_job, {**module_job, "state": os.path.abspath(opts.out)}, opts, workdir, out)
+        if status == EXIT_MISMATCH and opts.module and opts.flatten == "channels-last" and flattened_dense(ir):
+            out("hint: a Dense follows a Flatten of convolution features; if your module flattens NCHW tensors "
+                "(x.flatten(1) without permuting back), pass --flatten channels-first")
+        return status
 
 
 def _keras_model_source(ir: ModelIR, constants: dict) -> str:
@@ -501,7 +542,7 @@ def _torch_to_keras(opts: Options, out) -> int:
     if note:
         out(f"{where}: using {note}")
     ir, constants = _architecture_from(opts.keras, opts)
-    emitted = _emit(ir, os.path.basename(opts.keras))
+    emitted = _emit(ir, os.path.basename(opts.keras), opts.flatten)
     torch_side = [(attr, rules) for attr, rules in emitted.weights if rules]
     groups = [(p, leaves) for p, leaves in _groups(state) if any(l not in transfer.TORCH_ONLY_BUFFERS for l in leaves)]
     if len(groups) != len(torch_side):
@@ -617,6 +658,10 @@ def convert(opts: Options, out: Callable[[str], None] = print) -> int:
     """Run one conversion; returns the exit status (0 ok, 1 verification failed, 2 bad input)."""
     if not os.path.isfile(opts.src):
         raise ConvertError(f"{opts.src}: no such file")
+    if opts.flatten not in ("channels-last", "channels-first"):
+        raise ConvertError(f"--flatten {opts.flatten}: expected channels-last or channels-first")
+    if opts.flatten == "channels-first" and not opts.module:
+        raise ConvertError("--flatten channels-first describes your own module: give it with --module")
     if opts.out and os.path.abspath(opts.out) == os.path.abspath(opts.src):
         raise ConvertError(f"{opts.out}: the output would overwrite the input")
     src_suffix = _suffix(opts.src)

@@ -369,3 +369,26 @@ def test_torch_module_to_onnx(saved, tmp_path):
     _bad(_cli("convert", str(state), "--module", f"{module}:{classes['mlp']}", "-o", str(onnx_file)), "--input-shape")
     _ok(_cli("convert", str(state), "--module", f"{module}:{classes['mlp']}", "-o", str(onnx_file),
              "--input-shape", "1,784"), "— ok")
+
+
+def test_a_module_that_flattens_channels_first(saved, tmp_path):
+    """Hand-written torch flattens NCHW features: the Dense rows after Flatten are reordered on request."""
+    out, classes = saved
+    translated = _cli("translate", str(FIXTURES / "cnn.py"), "-o", "-").stdout
+    nchw = "\n".join(l for l in translated.splitlines() if "back to channels-last" not in l)
+    assert nchw != translated
+    module = tmp_path / "cnn_nchw.py"
+    module.write_text(nchw, encoding="utf-8")
+    target = f"{module}:{classes['cnn']}"
+    plain = _cli("convert", str(out / "cnn.keras"), "--module", target, "-o", str(tmp_path / "a.safetensors"))
+    assert plain.returncode == 1 and "MISMATCH" in plain.stdout and "--flatten channels-first" in plain.stdout
+    st = tmp_path / "b.safetensors"
+    _ok(_cli("convert", str(out / "cnn.keras"), "--module", target, "-o", str(st), "--flatten", "channels-first",
+             "--explain"), "rows (*(", "— ok")
+    back = tmp_path / "cnn.keras"
+    _ok(_cli("convert", str(st), "--module", target, "--keras", str(out / "cnn.keras"), "-o", str(back),
+             "--flatten", "channels-first"), "— ok")
+    for a, b in zip(_weights(out / "cnn.keras"), _weights(back)):
+        assert np.array_equal(a, b)
+    _bad(_cli("convert", str(out / "cnn.keras"), "-o", str(tmp_path / "c.safetensors"), "--flatten", "channels-first"),
+         "--module")

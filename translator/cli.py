@@ -78,7 +78,7 @@ def _convert(args) -> int:
     opts = Options(src=args.src, out=args.output, module=args.module, keras=args.keras, explain=args.explain,
                    force=args.force, verify=not args.no_verify, atol=args.atol, rtol=args.rtol,
                    trust=args.trust, trust_pickle=args.trust_pickle, keep_onnx=args.keep_onnx,
-                   input_shape=_shape(args.input_shape))
+                   input_shape=_shape(args.input_shape), flatten=args.flatten)
     try:
         return convert(opts)
     except ConvertError as e:
@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--keep-onnx", metavar="FILE.onnx", help="ONNX route: also keep the intermediate ONNX model")
     c.add_argument("--input-shape", metavar="N,D,...",
                    help="torch -> ONNX: the example input's shape, batch first (the batch axis stays free)")
+    c.add_argument("--flatten", choices=("channels-last", "channels-first"), default="channels-last",
+                   help="how --module flattens convolution features before a Linear: channels-last (tfpt's "
+                        "translation permutes back first; default) or channels-first (x.flatten(1) on NCHW)")
     c.set_defaults(run=_convert)
     return parser
 

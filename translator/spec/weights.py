@@ -106,6 +106,31 @@ class StackedBias:
 
 
 @dataclass(frozen=True)
+class FlattenRows:
+    """A Dense kernel after a Flatten of (*spatial, channels) Keras features, for a torch
+    module that flattens channels-first (``x.flatten(1)`` on NCHW): its input rows are
+    reordered from (spatial..., C) to (C, spatial...), then transposed to (out, in)."""
+
+    spatial: tuple[int, ...]
+    channels: int
+
+    def to_torch(self, a):
+        n = len(self.spatial)
+        rows = a.reshape(*self.spatial, self.channels, a.shape[-1])
+        rows = rows.transpose(n, *range(n), n + 1).reshape(a.shape)
+        return rows.transpose(1, 0)
+
+    def to_keras(self, w):
+        n = len(self.spatial)
+        a = w.transpose(1, 0)
+        rows = a.reshape(self.channels, *self.spatial, a.shape[-1])
+        return rows.transpose(*range(1, n + 1), 0, n + 1).reshape(a.shape)
+
+    def describe(self) -> str:
+        return f"rows (*{self.spatial}, {self.channels}) -> ({self.channels}, *{self.spatial}), transpose(1, 0)"
+
+
+@dataclass(frozen=True)
 class WeightRule:
     """Keras variables ``keras`` (names, in layer order) <-> torch parameters ``torch``."""
 
