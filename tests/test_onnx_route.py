@@ -172,6 +172,41 @@ def test_api_keras_to_torch_keeps_onnx(zoo, tmp_path):
     assert (tmp_path / "only.onnx").is_file() and set(only) == {"onnx"}
 
 
+_PEAK_RSS = """
+    import json, resource, sys
+    from pathlib import Path
+    from converters.onnx_route import keras_to_onnx, onnx_to_torch
+    src, out = Path(sys.argv[1]), Path(sys.argv[2])
+    keras_to_onnx(src, out / "wide.onnx")
+    export_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    info = onnx_to_torch(out / "wide.onnx", out / "wide.pt2")
+    print(json.dumps({"export": export_peak,
+                      "both": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, "info": info}))
+"""
+
+
+@pytest.mark.slow
+def test_workers_memory_is_a_few_times_the_weights(tmp_path):
+    # tf2onnx's from_function held ~45 copies of the weights (3.6 GB here) and killed
+    # the worker on a 576 MB checkpoint; each worker now peaks near its imports plus ~5x
+    units, layers = 2048, 4
+    weights = layers * (units * units + units) * 4
+    _python("""
+        import sys, numpy as np, keras
+        units, layers = int(sys.argv[2]), int(sys.argv[3])
+        model = keras.Sequential([keras.Input((units,))] + [keras.layers.Dense(units) for _ in range(layers)])
+        rng = np.random.default_rng(0)
+        for w in model.weights:
+            w.assign(rng.standard_normal(w.shape, dtype=np.float32) / np.sqrt(units))
+        model.save(sys.argv[1])
+    """, str(tmp_path / "wide.keras"), str(units), str(layers))
+    peaks = json.loads(_python(_PEAK_RSS, str(tmp_path / "wide.keras"), str(tmp_path)).splitlines()[-1])
+    limit = (1 << 30) + 8 * weights
+    assert peaks["export"] <= limit and peaks["both"] <= limit, (peaks, limit)
+    # outputs of unit scale after four 2048-long sums: float32 rounding reaches ~1e-5
+    assert peaks["info"]["onnxruntime_max_abs_diff"] <= 1e-4, peaks["info"]
+
+
 @pytest.mark.slow
 def test_lambda_refused_unless_trusted(zoo, tmp_path):
     src = zoo["dir"] / "with_lambda.keras"

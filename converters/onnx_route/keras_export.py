@@ -4,7 +4,9 @@
 
 ``tf2onnx.convert.from_keras`` fails on Keras 3 models, so the model is wrapped in a
 ``tf.function`` whose input signature comes from ``model.inputs`` with a free batch
-axis, and exported with ``from_function``. tf2onnx keeps going past ops it cannot
+axis, and exported with tf2onnx's ``from_function`` steps as ``tf2onnx_pipeline`` runs
+them (a few times the weights in memory, where tf2onnx itself held ~45 copies; protobuf
+caps one ``.onnx`` file at 2 GiB, a clear error beyond). tf2onnx keeps going past ops it cannot
 export (it leaves them in the graph under their TensorFlow names), so the result
 is checked against the ONNX schemas and such an op is reported with its layer.
 """
@@ -12,6 +14,7 @@ is checked against the ONNX schemas and such an op is reported with its layer.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 from pathlib import Path
@@ -22,6 +25,8 @@ from .worker_io import one_line, serve
 #: the newest opset onnx2torch 1.5.15 converts Keras' reductions in (opset 18 moved
 #: ReduceMean/ReduceMax's axes from an attribute to an input, which it lacks)
 OPSET = 17
+#: protobuf's limit on one serialised message
+MAX_PROTO_BYTES = 2**31 - 1
 
 
 def export(src: Path, out: Path, *, trust: bool) -> dict:
@@ -32,9 +37,9 @@ def export(src: Path, out: Path, *, trust: bool) -> dict:
     import keras
     import onnx
     import tensorflow as tf
-    import tf2onnx
 
     from . import tf2onnx_ops  # noqa: F401 - registers the handlers tf2onnx lacks
+    from . import tf2onnx_pipeline
 
     try:
         model = keras.saving.load_model(src, compile=False, safe_mode=not trust)
@@ -47,23 +52,36 @@ def export(src: Path, out: Path, *, trust: bool) -> dict:
     def forward(*xs):
         return model(xs[0] if len(xs) == 1 else list(xs), training=False)
 
+    layer_names = _layer_names(model)
     try:
-        proto, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=OPSET)
+        frozen = tf2onnx_pipeline.freeze(forward, signature)
+        del model, forward  # the frozen graph holds the weights now: one copy, not two
+        gc.collect()
+        proto = tf2onnx_pipeline.to_onnx(frozen, OPSET)
+        del frozen
     except Exception as e:  # noqa: BLE001
         raise WorkerError(f"{where}: tf2onnx cannot export it ({one_line(e)})") from None
-    _check_ops(proto, where, _layer_names(model))
-    try:
-        onnx.checker.check_model(proto)
-    except onnx.checker.ValidationError as e:
-        raise WorkerError(f"{where}: tf2onnx produced an invalid ONNX graph ({one_line(e)})") from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, out)
-    return {
+    _check_ops(proto, where, layer_names)
+    info = {
         "opset": OPSET,
         "inputs": [i.name for i in proto.graph.input],
         "outputs": [o.name for o in proto.graph.output],
         "ops": sorted({n.op_type for n in _all_nodes(proto.graph)}),
     }
+    # serialised once, for the checker and the file: each serialisation is a full copy of the weights
+    size = proto.ByteSize()
+    if size >= MAX_PROTO_BYTES:
+        raise WorkerError(f"{where}: the ONNX model would be {size / 2**30:.1f} GiB; "
+                          f"a single .onnx protobuf holds at most 2 GiB")
+    data = proto.SerializeToString()
+    del proto
+    try:
+        onnx.checker.check_model(data)
+    except onnx.checker.ValidationError as e:
+        raise WorkerError(f"{where}: tf2onnx produced an invalid ONNX graph ({one_line(e)})") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return info
 
 
 def _check_file(src: Path, trust: bool) -> None:

@@ -19,6 +19,8 @@ from onnx import GraphProto, helper, numpy_helper
 from . import shape_ops
 
 _INT64_MAX = np.iinfo(np.int64).max
+#: initializers with more elements than this are weights: shape inference sees only their type
+LARGE_ELEMENTS = 1024
 
 
 def prepare(model: onnx.ModelProto) -> dict[str, int]:
@@ -28,11 +30,41 @@ def prepare(model: onnx.ModelProto) -> dict[str, int]:
     no ONNX runtime knows.
     """
     counts = {"conv_transpose_pads": _rewrite_graphs(model.graph, _split_conv_transpose_pads)}
-    inferred = onnx.shape_inference.infer_shapes(model)  # before marking: unknown domains stop inference
-    model.graph.ClearField("value_info")
-    model.graph.value_info.extend(inferred.graph.value_info)
+    infer_value_info(model)  # before marking: unknown domains stop inference
     counts["shape_nodes"] = shape_ops.mark(model)
     return counts
+
+
+def infer_value_info(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``onnx.shape_inference.infer_shapes`` in place, without copying the weights; returns ``model``."""
+    inferred = onnx.shape_inference.infer_shapes(_light(model))
+    model.graph.ClearField("value_info")
+    model.graph.value_info.extend(inferred.graph.value_info)
+    return model
+
+
+def _light(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` for shape inference: initializers of more than ``LARGE_ELEMENTS`` become typed inputs.
+
+    Inference only needs their types and shapes; passing the model itself would copy
+    every weight three times (serialise, C++ parse, and back).
+    """
+    graph = model.graph
+    light = onnx.ModelProto(ir_version=model.ir_version)
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    light.graph.node.extend(graph.node)
+    light.graph.sparse_initializer.extend(graph.sparse_initializer)
+    light.graph.input.extend(graph.input)
+    light.graph.output.extend(graph.output)
+    light.graph.value_info.extend(graph.value_info)
+    declared = {i.name for i in graph.input}
+    for init in graph.initializer:
+        if int(np.prod(init.dims, dtype=np.int64)) <= LARGE_ELEMENTS:
+            light.graph.initializer.append(init)
+        elif init.name not in declared:
+            light.graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+    return light
 
 
 def _rewrite_graphs(graph: GraphProto, rewrite) -> int:

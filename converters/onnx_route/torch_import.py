@@ -13,6 +13,7 @@ worker also runs both on the same seeded input and reports the largest differenc
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from .errors import WorkerError
@@ -59,13 +60,14 @@ def convert(src: Path, out: Path) -> dict:
 
     check_converters(model.graph)
     try:
-        with ops.loop.model_opset(opset):
+        with ops.loop.model_opset(opset), _light_shape_inference():
             module = onnx2torch.convert(model).eval()
     except Exception as e:  # noqa: BLE001 - converters raise NotImplementedError, KeyError, ...
         raise WorkerError(f"{where}: onnx2torch cannot convert it ({one_line(e)})") from None
 
     initializers = {i.name for i in model.graph.initializer}
-    graph_inputs = [i for i in model.graph.input if i.name not in initializers]
+    graph_inputs = [_detached(i) for i in model.graph.input if i.name not in initializers]
+    del model  # the module holds the weights now; a sub-message kept alive would keep them all
     rng = np.random.default_rng(SEED)
     examples = [_example(value, rng) for value in graph_inputs]
     free_batch = [_free_first_axis(value) for value in graph_inputs]
@@ -78,6 +80,39 @@ def convert(src: Path, out: Path) -> dict:
     if diff is not None:
         info["onnxruntime_max_abs_diff"] = diff
     return info
+
+
+@contextlib.contextmanager
+def _light_shape_inference():
+    """onnx2torch's shape inference, on the model without its weights (``onnx_passes.infer_value_info``).
+
+    ``onnx2torch.convert`` starts with ``infer_shapes`` on the whole model, which holds
+    the weights three more times at once (serialised, in C++, parsed back); it only
+    needs the inferred value infos, which the weights do not change.
+    """
+    import onnx
+    from onnx2torch import converter
+
+    from .onnx_passes import infer_value_info
+
+    def infer(model, **kwargs):
+        if isinstance(model, onnx.ModelProto) and not kwargs:
+            return infer_value_info(model)
+        return original(model, **kwargs)
+
+    original = converter.safe_shape_inference
+    converter.safe_shape_inference = infer
+    try:
+        yield
+    finally:
+        converter.safe_shape_inference = original
+
+
+def _detached(message):
+    """A copy of a protobuf sub-message that does not keep its parent's arena (and weights) alive."""
+    copy = type(message)()
+    copy.CopyFrom(message)
+    return copy
 
 
 def _example(value, rng):
