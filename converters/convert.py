@@ -35,6 +35,7 @@ from translator.ir import ModelIR
 from translator.spec.weights import FlattenRows, WeightRule
 
 from . import transfer
+from .workers import worker_env
 from .keras_config import ConfigError, model_ir
 from .keras_files import CheckpointError, KerasCheckpoint, open_keras_file, read_array
 from .torch_files import PlannedTensor, StateFileError, read_state_file, write_pt, write_safetensors
@@ -44,7 +45,6 @@ DEFAULT_ATOL = 1e-5
 KERAS_SUFFIXES = (".keras", ".h5")
 STATE_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 ONNX_SUFFIXES = (".pt2", ".onnx")
-_ROOT = Path(__file__).resolve().parent.parent
 _TORCH_PRELUDE = "import math\nimport torch\nfrom torch import nn\nimport torch.nn.functional as F\n\n"
 VERIFY_BATCH = 4
 
@@ -211,10 +211,7 @@ def _start_worker(action: str, job: dict, out_path: str) -> subprocess.Popen:
     job_path = out_path + ".job.json"
     with open(job_path, "w", encoding="utf-8") as f:
         json.dump(job, f)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(_ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    env["KERAS_BACKEND"] = "tensorflow"
+    env = worker_env()
     return subprocess.Popen([sys.executable, "-m", "converters.convert_worker", action, job_path, out_path],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

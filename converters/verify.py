@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import libcst as cst
@@ -40,6 +39,7 @@ from translator.spec.values import UNKNOWN
 from translator.translate import translate_source
 
 from . import transfer
+from .workers import worker_env
 from .keras_source import ConcreteValueError, concrete, input_shape, model_expr
 
 #: float32 forward outputs must agree to this (absolute)
@@ -61,8 +61,6 @@ EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 _FRAMEWORK_ROOTS = {"tensorflow", "keras", "tf_keras", "numpy", "math"}
 _TORCH_PRELUDE = ["import math", "import types", "import numpy as np", "import torch", "from torch import nn",
                   "import torch.nn.functional as F"]
-#: the package root: workers run with it on PYTHONPATH
-_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -326,10 +324,7 @@ def _run_worker(side: str, job: dict, workdir: str) -> tuple[dict, dict, str | N
     out_path = os.path.join(workdir, f"{side}.npz")
     with open(job_path, "w", encoding="utf-8") as f:
         json.dump(job, f)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(_ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    env["KERAS_BACKEND"] = "tensorflow"
+    env = worker_env()
     proc = subprocess.run([sys.executable, "-m", "converters.verify_worker", side, job_path, out_path],
                           cwd=workdir, env=env, capture_output=True, text=True)
     if proc.returncode != 0 or not os.path.exists(out_path):

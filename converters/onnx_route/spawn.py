@@ -11,24 +11,17 @@ is kept from the user unless the worker died without answering.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from ..workers import worker_env
 from .errors import OnnxRouteError
-
-#: the repository root: workers run with it on PYTHONPATH, as converters/verify.py's do
-_ROOT = Path(__file__).resolve().parent.parent.parent
-
 
 def run_worker(worker: str, args: list[str], *, what: str) -> dict:
     """Run ``converters.onnx_route.<worker>`` with ``args``; ``what`` names the job in errors."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(_ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    env["KERAS_BACKEND"] = "tensorflow"
+    env = worker_env()
     with tempfile.TemporaryDirectory(prefix="tfpt-onnx-") as tmp:
         result_path = Path(tmp) / "result.json"
         cmd = [sys.executable, "-m", f"converters.onnx_route.{worker}", *args, "--result", str(result_path)]
