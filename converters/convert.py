@@ -230,7 +230,7 @@ def _worker(action: str, job: dict, out_path: str) -> None:
 
 
 class _WorkerError(Exception):
-    pass
+    """A worker process failed; the message is its own last words."""
 
 
 class _Describe:
