@@ -207,58 +207,45 @@ def _module_job(opts: Options, emitted: EmittedModel | None, ir: ModelIR | None,
 # --------------------------------------------------------------------------- workers
 
 
-def _start_worker(action: str, job: dict, out_path: str) -> subprocess.Popen:
+def _worker(action: str, job: dict, out_path: str) -> None:
+    """Run one worker; a failure becomes _WorkerError with the worker's own last words."""
     job_path = out_path + ".job.json"
     with open(job_path, "w", encoding="utf-8") as f:
         json.dump(job, f)
-    env = worker_env()
-    return subprocess.Popen([sys.executable, "-m", "converters.convert_worker", action, job_path, out_path],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _finish_worker(action: str, proc: subprocess.Popen) -> None:
-    """Wait for a worker; a failure becomes _WorkerError with the worker's own last words."""
-    _, stderr = proc.communicate()
+    proc = subprocess.run([sys.executable, "-m", "converters.convert_worker", action, job_path, out_path],
+                          env=worker_env(), capture_output=True, text=True)
     if proc.returncode != 0:
-        lines = [l for l in stderr.splitlines() if l.startswith("TFPT-ERROR: ")]
-        reason = lines[-1][len("TFPT-ERROR: "):] if lines else "\n".join(stderr.strip().splitlines()[-8:])
+        lines = [l for l in proc.stderr.splitlines() if l.startswith("TFPT-ERROR: ")]
+        reason = lines[-1][len("TFPT-ERROR: "):] if lines else "\n".join(proc.stderr.strip().splitlines()[-8:])
         raise _WorkerError(f"{action}: {reason}")
-
-
-def _worker(action: str, job: dict, out_path: str) -> None:
-    _finish_worker(action, _start_worker(action, job, out_path))
 
 
 class _WorkerError(Exception):
     """A worker process failed; the message is its own last words."""
 
 
-class _Describe:
+def _describe(job: dict, workdir: str) -> list[tuple[str, tuple, str]]:
     """The target module's state-dict entries, from a torch worker (built on the meta device)."""
-
-    def __init__(self, job: dict, workdir: str):
-        self._out = os.path.join(workdir, "describe.json")
-        self._proc = _start_worker("describe", job, self._out)
-
-    def result(self) -> list[tuple[str, tuple, str]]:
-        try:
-            _finish_worker("describe", self._proc)
-        except _WorkerError as e:
-            raise ConvertError(f"cannot build the target torch module: {e}") from None
-        with open(self._out, encoding="utf-8") as f:
-            return [(k, tuple(s), d) for k, s, d in json.load(f)["state"]]
+    out = os.path.join(workdir, "describe.json")
+    try:
+        _worker("describe", job, out)
+    except _WorkerError as e:
+        raise ConvertError(f"cannot build the target torch module: {e}") from None
+    with open(out, encoding="utf-8") as f:
+        return [(k, tuple(s), d) for k, s, d in json.load(f)["state"]]
 
 
 # --------------------------------------------------------------------------- mapping
 
 
-def _groups(keys) -> list[tuple[str, list[str]]]:
-    """State-dict keys grouped by owning module (``features.0.weight`` -> ``features.0``), in order."""
+def _parameter_groups(keys) -> list[tuple[str, list[str]]]:
+    """State-dict keys grouped by owning module (``features.0.weight`` -> ``features.0``), in order;
+    modules holding only torch-only buffers are left out (they pair with no Keras layer)."""
     out: dict[str, list[str]] = {}
     for k in keys:
         prefix, _, leaf = k.rpartition(".")
         out.setdefault(prefix, []).append(leaf)
-    return list(out.items())
+    return [(p, leaves) for p, leaves in out.items() if any(l not in transfer.TORCH_ONLY_BUFFERS for l in leaves)]
 
 
 def _shape_of(transform, shapes_dtypes, n_out: int) -> list[tuple[tuple, np.dtype]]:
@@ -299,8 +286,7 @@ def plan_to_torch(ckpt: KerasCheckpoint, emitted: EmittedModel,
                            f"has {len(torch_side)} [{t}]: weights and model do not match")
     groups = None
     if target is not None:
-        groups = [(p, leaves) for p, leaves in _groups(k for k, _, _ in target)
-                  if any(l not in transfer.TORCH_ONLY_BUFFERS for l in leaves)]
+        groups = _parameter_groups(k for k, _, _ in target)
         if len(groups) != len(torch_side):
             raise ConvertError(f"the torch module has {len(groups)} submodules with parameters "
                                f"[{', '.join(p for p, _ in groups)}] but the Keras model {len(torch_side)} layers "
@@ -432,7 +418,7 @@ def atomic_output(path: str):
             os.unlink(tmp)
 
 
-def _METADATA(source: str) -> dict[str, str]:
+def _metadata(source: str) -> dict[str, str]:
     return {"format": "pt", "source": source, "converted_by": "tfpt"}
 
 
@@ -492,13 +478,13 @@ def _keras_to_torch(opts: Options, out) -> int:
                 # the user's module (or a size tfpt cannot compute) is asked in a torch worker
                 target = None if opts.module else spec_target(emitted)
                 if target is None and (opts.out or opts.module):
-                    target = _Describe(module_job, workdir).result()
+                    target = _describe(module_job, workdir)
                 rows, planned = plan_to_torch(ckpt, emitted, target)
                 if opts.explain:
                     print_table(rows, out)
                 if not opts.out:
                     return EXIT_OK
-                write_state(opts.out, planned, _METADATA(where))
+                write_state(opts.out, planned, _metadata(where))
         except CheckpointError as e:
             raise ConvertError(str(e)) from None
         total = sum(int(np.prod(p.shape)) for p in planned)
@@ -541,7 +527,7 @@ def _torch_to_keras(opts: Options, out) -> int:
     ir, constants = _architecture_from(opts.keras, opts)
     emitted = _emit(ir, os.path.basename(opts.keras), opts.flatten)
     torch_side = [(attr, rules) for attr, rules in emitted.weights if rules]
-    groups = [(p, leaves) for p, leaves in _groups(state) if any(l not in transfer.TORCH_ONLY_BUFFERS for l in leaves)]
+    groups = _parameter_groups(state)
     if len(groups) != len(torch_side):
         raise ConvertError(f"{where}: the state dict has {len(groups)} modules with parameters "
                            f"[{', '.join(p for p, _ in groups)}] but the Keras model {len(torch_side)} layers "
