@@ -9,6 +9,7 @@ evaluate) raises ``ConcreteValueError``: a proof needs numbers.
 
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 import libcst as cst
@@ -16,6 +17,7 @@ import libcst as cst
 from translator.evaluate import evaluate
 from translator.ir import LayerIR, ModelIR
 from translator.spec.layers import Args, InnerLayer
+from translator.spec.merges import MergeSpec
 from translator.spec.values import UNKNOWN, Dim, Value
 
 #: arguments the ``keras.Input`` carries instead (and Keras 3 no longer takes on layers)
@@ -74,16 +76,93 @@ def input_shape(model: ModelIR, constants: Mapping[str, object] | None = None) -
     return tuple(_dim(d, constants, f"input dimension {i}") for i, d in enumerate(model.input.shape))
 
 
-def model_expr(model: ModelIR, constants: Mapping[str, object] | None = None) -> str:
-    """The ``keras.Sequential([...])`` expression rebuilding ``model``."""
+def model_expr(model: ModelIR, constants: Mapping[str, object] | None = None, named: bool = False) -> str:
+    """The ``keras.Sequential([...])`` expression rebuilding ``model`` (layers named like the torch attributes)."""
     if model.init_params:
         raise ConcreteValueError(f"class {model.class_name} takes parameters {model.init_params}; "
                                  "verify needs concrete values")
+    if model.graph is not None:
+        raise ConcreteValueError("a Functional model is rebuilt by model_script, not as one expression")
     items = [f"keras.Input(shape={input_shape(model, constants)!r})"]
     for layer in model.layers:
-        items.append(_layer(layer, constants))
+        source = _layer(layer, constants)
+        if named:
+            source = f"{source[:-1]}{', ' if source[-2] != '(' else ''}name={layer.attr!r})"
+        items.append(source)
     name = f", name={model.keras_name!r}" if model.keras_name else ""
     return "keras.Sequential([\n" + "".join(f"    {i},\n" for i in items) + f"]{name})"
+
+
+def input_shapes(model: ModelIR, constants: Mapping[str, object] | None = None) -> list[tuple]:
+    """Every input's shape (no batch axis), concrete; a Sequential model has one."""
+    if model.graph is None:
+        return [input_shape(model, constants)]
+    return [tuple(_dim(d, constants, f"input {hint!r} dimension {i}") for i, d in enumerate(t.shape or ()))
+            if t.shape is not None else _no_shape(model) for _, hint, t in model.graph.inputs]
+
+
+def _no_shape(model: ModelIR):
+    raise ConcreteValueError(f"model {model.var or model.class_name!r} has an input without a known shape")
+
+
+def model_script(model: ModelIR, constants: Mapping[str, object] | None = None, var: str = "model",
+                 name: str | None = None) -> str:
+    """Statements (under ``import keras``) that bind ``var`` to the rebuilt model.
+
+    Every layer is named after its torch attribute, so weights pair by name however
+    Keras orders a Functional model's layers; nested models are rebuilt first.
+    """
+    if model.init_params:
+        raise ConcreteValueError(f"class {model.class_name} takes parameters {model.init_params}; "
+                                 "verify needs concrete values")
+    if model.graph is None:
+        expr = model_expr(model, constants, named=True)
+        if name is not None:
+            expr = re.sub(r"(, name='[^']*')?\)$", f", name={name!r})", expr)
+        return f"{var} = {expr}\n"
+    graph = model.graph
+    lines: list[str] = []
+    for attr, inner in model.submodels.items():
+        lines.append(model_script(inner, constants, var=f"_sub_{attr}", name=attr).rstrip())
+    names: dict[int, str] = {}
+    ins = []
+    for k, ((tid, _hint, _t), shape) in enumerate(zip(graph.inputs, input_shapes(model, constants))):
+        dtype = graph.input_dtypes[k] if k < len(graph.input_dtypes) else None
+        names[tid] = f"_t{tid}"
+        ins.append(names[tid])
+        dt = f", dtype={dtype!r}" if dtype else ""
+        lines.append(f"{names[tid]} = keras.Input(shape={shape!r}{dt})")
+    made: set[int] = set()
+    for node in graph.nodes:
+        layer = ""
+        if node.layer is not None:
+            ir = model.layers[node.layer]
+            layer = f"_l_{ir.attr}"
+            if node.layer not in made:
+                made.add(node.layer)
+                source = _layer(ir, constants)
+                if not isinstance(ir.spec, MergeSpec):  # weightless; Keras names `a + b` "add" too
+                    source = f"{source[:-1]}{', ' if source[-2] != '(' else ''}name={ir.attr!r})"
+                lines.append(f"{layer} = {source}")
+        elif node.attr in model.submodels:
+            layer = f"_sub_{node.attr}"
+        call = node.keras.replace("{layer}", layer).replace(f"{node.attr}(", f"_sub_{node.attr}(") \
+            if node.layer is None and node.attr else node.keras.replace("{layer}", layer)
+        for i, t in enumerate(node.inputs):
+            call = call.replace(f"{{{i}}}", names[t])
+        names[node.output] = f"_t{node.output}"
+        lines.append(f"{names[node.output]} = {call}")
+    if isinstance(graph.outputs, dict):
+        outs = "{" + ", ".join(f"{k!r}: {names[t]}" for k, t in graph.outputs.items()) + "}"
+    elif graph.multi_output:
+        outs = "[" + ", ".join(names[t] for t in graph.outputs) + "]"
+    else:
+        outs = names[graph.outputs[0]]
+    inputs = ins[0] if len(ins) == 1 else "[" + ", ".join(ins) + "]"
+    name = name or model.keras_name
+    name = f", name={name!r}" if name else ""
+    lines.append(f"{var} = keras.Model({inputs}, {outs}{name})")
+    return "\n".join(lines) + "\n"
 
 
 def _layer(layer: LayerIR, constants) -> str:
@@ -95,4 +174,5 @@ def keras_source(model: ModelIR, var: str = "model", constants: Mapping[str, obj
     return f"import keras\n\n{var} = {model_expr(model, constants)}\n"
 
 
-__all__ = ["ConcreteValueError", "concrete", "input_shape", "keras_source", "layer_source", "model_expr"]
+__all__ = ["ConcreteValueError", "concrete", "input_shape", "input_shapes", "keras_source", "layer_source",
+           "model_expr", "model_script"]

@@ -40,7 +40,7 @@ from translator.translate import translate_source
 
 from . import transfer
 from .workers import worker_env
-from .keras_source import ConcreteValueError, concrete, input_shape, model_expr
+from .keras_source import ConcreteValueError, concrete, input_shapes, model_script
 
 #: float32 forward outputs must agree to this (absolute)
 FORWARD_ABS_TOL = 1e-5
@@ -270,36 +270,31 @@ def _plan(result, module: cst.Module, train_steps: int, out) -> tuple[list[_Job]
         emitted = result.emitted[model.class_name]
         label = f"model {model.var or model.class_name!r} (class {model.class_name})"
         try:
-            expr = model_expr(model, constants)
-            shape = input_shape(model, constants)
+            script = model_script(model, constants)
+            shapes = input_shapes(model, constants)
             free = _class_free_names(emitted.source) - {"math", "types", "np", "torch", "nn", "F"}
             unknown = sorted(f for f in free if f not in constants)
             if unknown:
                 raise ConcreteValueError(f"the class reads {', '.join(unknown)}, which has no static value")
+            inputs = _input_specs(model, shapes, constants)
         except ConcreteValueError as e:
             out(f"{label}: skipped — {e}")
             continue
         notes = []
-        if any(d is None for d in shape):
+        if any(d is None for shape in shapes for d in shape):
             notes.append(f"free input axes set to {FREE_AXIS}")
-            shape = tuple(FREE_AXIS if d is None else d for d in shape)
-        first = model.layers[0] if model.layers else None
-        kind, high = "float", None
-        if first is not None and first.spec.keras == "Embedding":
-            kind = "int"
-            v = first.args.given["input_dim"]
-            try:
-                high = concrete(v.text, v.value, constants, "Embedding(input_dim=...)")
-            except ConcreteValueError as e:
-                out(f"{label}: skipped — {e}")
-                continue
+            for spec in inputs:
+                spec["shape"] = [FREE_AXIS if d is None else d for d in spec["shape"]]
         key = f"m{n}"
-        keras_spec = {"key": key, "source": expr, "input_shape": list(shape), "input_kind": kind,
-                      "int_high": high, "compile": None, "compile_prelude": "", "loss": None}
-        torch_spec = {"key": key, "class_name": model.class_name, "class_source": emitted.source,
+        keras_spec = {"key": key, "script": script, "inputs": inputs, "compile": None, "compile_prelude": "",
+                      "loss": None}
+        torch_spec = {"key": key, "class_name": model.class_name, "class_source": _with_submodels(result, model),
                       "rules": transfer.rules_to_json(emitted.weights), "var": model.var or "model",
                       "compile_lines": None}
-        if train_steps:
+        single = model.graph is None or (len(model.graph.inputs) == 1 and not model.graph.multi_output)
+        if train_steps and not single:
+            notes.append("training skipped: several inputs or outputs (forward compared only)")
+        if train_steps and single:
             var = model.var if model.var in result.compiles else (
                 next(iter(result.compiles)) if single_compile else None)
             keras_args = result.keras_compiles.get(var) if var else None
@@ -317,6 +312,39 @@ def _plan(result, module: cst.Module, train_steps: int, out) -> tuple[list[_Job]
                     torch_spec["var"] = var
         jobs.append(_Job(key, label, model, keras_spec, torch_spec, notes))
     return jobs, imports
+
+
+def _input_specs(model, shapes, constants) -> list[dict]:
+    """Per input: shape, and whether it holds integer ids (an Embedding reads it) up to which bound."""
+    specs = []
+    if model.graph is None:
+        first = model.layers[0] if model.layers else None
+        readers = [first] if first is not None else []
+        dtypes = [None]
+    else:
+        readers = []
+        for tid, _hint, _t in model.graph.inputs:
+            node = next((n for n in model.graph.nodes if tid in n.inputs), None)
+            readers.append(model.layers[node.layer] if node is not None and node.layer is not None else None)
+        dtypes = model.graph.input_dtypes or [None] * len(shapes)
+    for shape, reader, dtype in zip(shapes, readers or [None], dtypes):
+        kind, high = "float", None
+        if reader is not None and reader.spec.keras == "Embedding":
+            v = reader.args.given["input_dim"]
+            kind, high = "int", concrete(v.text, v.value, constants, "Embedding(input_dim=...)")
+        elif dtype and str(dtype).startswith(("int", "uint")):
+            kind, high = "int", 10
+        specs.append({"shape": list(shape), "kind": kind, "high": high})
+    return specs
+
+
+def _with_submodels(result, model) -> str:
+    """The class source preceded by the classes of the models it nests (innermost first)."""
+    parts = []
+    for inner in model.submodels.values():
+        parts.append(_with_submodels(result, inner))
+    parts.append(result.emitted[model.class_name].source)
+    return "\n\n".join(parts)
 
 
 def _run_worker(side: str, job: dict, workdir: str) -> tuple[dict, dict, str | None]:
@@ -394,8 +422,16 @@ def _report(j: _Job, train_steps: int, k_arrays, k_info, t_arrays, t_info, out) 
         if "error" in info:
             out(f"{j.label}: FAILED on the {side} side:\n{_indent(info['error'])}")
             return False
+    outputs = sorted((k for k in k_arrays if k.startswith(f"{j.key}.y.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    if len(outputs) != len([k for k in t_arrays if k.startswith(f"{j.key}.y.")]):
+        out(f"{j.label}: forward: Keras gives {len(outputs)} outputs, torch "
+            f"{len([k for k in t_arrays if k.startswith(f'{j.key}.y.')])} — MISMATCH")
+        return False
+    abs_d = rel_d = 0.0
     try:
-        abs_d, rel_d = _diff(k_arrays[f"{j.key}.y"], t_arrays[f"{j.key}.y"])
+        for k in outputs:
+            a, r = _diff(k_arrays[k], t_arrays[k])
+            abs_d, rel_d = max(abs_d, a), max(rel_d, r)
     except ValueError as e:
         out(f"{j.label}: forward {e} — MISMATCH")
         return False

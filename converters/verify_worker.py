@@ -29,11 +29,40 @@ def _load(path: str) -> tuple[dict, dict]:
     return arrays, meta
 
 
-def _inputs(rng, spec: dict, batch: int) -> np.ndarray:
-    shape = (batch, *spec["input_shape"])
-    if spec["input_kind"] == "int":
-        return rng.integers(0, spec["int_high"], size=shape).astype(np.int64)
-    return rng.standard_normal(shape).astype(np.float32)
+def _inputs(rng, spec: dict, batch: int) -> list[np.ndarray]:
+    out = []
+    for inp in spec["inputs"]:
+        shape = (batch, *inp["shape"])
+        if inp["kind"] == "int":
+            out.append(rng.integers(0, inp["high"], size=shape).astype(np.int64))
+        else:
+            out.append(rng.standard_normal(shape).astype(np.float32))
+    return out
+
+
+def _feed(xs: list[np.ndarray]):
+    """What the Keras model is called with: ids as int32, one array or a list."""
+    xs = [x.astype(np.int32) if x.dtype.kind == "i" else x for x in xs]
+    return xs[0] if len(xs) == 1 else xs
+
+
+def _outputs(y) -> list:
+    """A model's outputs as a flat list (dicts in key order, as Keras and the translation both keep it)."""
+    if isinstance(y, dict):
+        return list(y.values())
+    if isinstance(y, (list, tuple)):
+        return list(y)
+    return [y]
+
+
+def _keras_layers(model, prefix: str = ""):
+    """(name, layer) for every layer with weights, looking inside nested models (named ``outer.inner``)."""
+    for layer in model.layers:
+        name = prefix + layer.name
+        if hasattr(layer, "layers") and layer.weights and type(layer).__name__ in ("Functional", "Sequential", "Model"):
+            yield from _keras_layers(layer, name + ".")
+        else:
+            yield name, layer
 
 
 def _targets(rng, loss: str | None, out_shape: tuple) -> np.ndarray:
@@ -67,22 +96,29 @@ def run_keras(job: dict, out_path: str) -> None:
         try:
             keras.utils.set_random_seed(job["seed"])
             rng = np.random.default_rng(job["seed"])
-            model = eval(spec["source"], {"keras": keras})
-            x = _inputs(rng, spec, job["batch"])
-            feed = x.astype(np.int32) if x.dtype.kind == "i" else x
-            y = keras.ops.convert_to_numpy(model(feed, training=False))
-            arrays[f"{key}.x"], arrays[f"{key}.y"] = x, y
-            names = []
-            for i, layer in enumerate(model.layers):
+            ns = {"keras": keras}
+            exec(spec["script"], ns)
+            model = ns["model"]
+            xs = _inputs(rng, spec, job["batch"])
+            ys = [keras.ops.convert_to_numpy(y) for y in _outputs(model(_feed(xs), training=False))]
+            for i, x in enumerate(xs):
+                arrays[f"{key}.x.{i}"] = x
+            for i, y in enumerate(ys):
+                arrays[f"{key}.y.{i}"] = y
+            names, layer_names_list = [], []
+            for i, (layer_name, layer) in enumerate(_keras_layers(model)):
                 layer_names = []
                 for j, w in enumerate(layer.weights):
                     arrays[f"{key}.w.{i}.{j}"] = keras.ops.convert_to_numpy(w)
                     layer_names.append(getattr(w, "path", None) or w.name)
                 names.append(layer_names)
+                layer_names_list.append(layer_name)
             info["weights"] = names
+            info["layers"] = layer_names_list
+            x, y = xs[0], ys[0]
             steps = job["train_steps"]
             if steps and spec.get("compile") is not None:
-                dropouts = [l for l in model.layers if isinstance(l, keras.layers.Dropout)]
+                dropouts = [l for _, l in _keras_layers(model) if isinstance(l, keras.layers.Dropout)]
                 for layer in dropouts:
                     layer.rate = 0.0
                 info["dropout"] = len(dropouts)
@@ -92,14 +128,14 @@ def run_keras(job: dict, out_path: str) -> None:
                 ns["__tfpt_model"] = model
                 exec(f"__tfpt_model.compile(\n{spec['compile']}\n)", ns)
                 # one epoch of `steps` unshuffled batches through Keras' own fit loop
-                xb = np.concatenate([_inputs(rng, spec, job["batch"]) for _ in range(steps)])
+                xb = np.concatenate([_inputs(rng, spec, job["batch"])[0] for _ in range(steps)])
                 yb = _targets(rng, spec["loss"], (len(xb),) + y.shape[1:])
                 arrays[f"{key}.tx"], arrays[f"{key}.ty"] = xb, yb
-                feed = xb.astype(np.int32) if xb.dtype.kind == "i" else xb
+                feed = _feed([xb])
                 history = model.fit(feed, yb, batch_size=job["batch"], epochs=1, shuffle=False, verbose=0)
                 arrays[f"{key}.loss"] = np.array(history.history["loss"], dtype=np.float64)
                 arrays[f"{key}.batch"] = np.array(job["batch"])
-                feed = x.astype(np.int32) if x.dtype.kind == "i" else x
+                feed = _feed([x])
                 arrays[f"{key}.final"] = keras.ops.convert_to_numpy(model(feed, training=False))
         except Exception:
             info["error"] = traceback.format_exc(limit=6)
@@ -135,14 +171,22 @@ def run_torch(job: dict, out_path: str) -> None:
                 [(name, keras_arrays[f"{key}.w.{i}.{j}"]) for j, name in enumerate(layer)]
                 for i, layer in enumerate(kinfo["weights"])
             ]
+            rules = transfer.rules_from_json(spec["rules"])
+            # the rebuilt Keras layers are named like the torch attributes: pair them by name
+            by_name = dict(zip(kinfo.get("layers", []), keras_weights))
+            if all(attr in by_name for attr, r in rules if r):
+                keras_weights = [by_name[attr] for attr, r in rules if r]
             expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-            state = transfer.model_to_state_dict(keras_weights, transfer.rules_from_json(spec["rules"]), expected)
+            state = transfer.model_to_state_dict(keras_weights, rules, expected)
             result = model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
             transfer.check_load(result.missing_keys, result.unexpected_keys)
             model.eval()
-            x = torch.from_numpy(keras_arrays[f"{key}.x"])
+            n_inputs = len([k for k in keras_arrays if k.startswith(f"{key}.x.")])
+            xs = [torch.from_numpy(keras_arrays[f"{key}.x.{i}"]) for i in range(n_inputs)]
+            x = xs[0]
             with torch.no_grad():
-                arrays[f"{key}.y"] = model(x).numpy()
+                for i, y in enumerate(_outputs(model(*xs))):
+                    arrays[f"{key}.y.{i}"] = y.numpy()
             if f"{key}.loss" in keras_arrays and spec.get("compile_lines"):
                 dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
                 for m in dropouts:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import re
+
+from .lines import assigned_names, free_name, is_alias, rename
 from .ir import ModelIR
 from .spec.layers import KERAS, Built, Tensor, Unsupported, to_layout
 from .spec.weights import WeightRule
@@ -76,15 +79,20 @@ def emit_model(model: ModelIR) -> EmittedModel:
     forward.extend(tail)
 
     reset = _reset_parameters([(layer, b) for layer, b, _ in built if b.module])
-    params = "".join(f", {p}" for p in model.init_params)
-    origin = f"`{model.var}`" if model.var else f"`{model.class_name}`"
     spatial = model.input.rank is not None and model.input.rank >= 4
     takes = "takes the same channels-last input as Keras" if spatial else "takes the same input as Keras"
+    source = _class_source(model, "Sequential", takes, init_lines, reset, "x", forward + ["return x"])
+    return EmittedModel(source, final, weights, notes, param_shapes)
+
+
+def _class_source(model: ModelIR, kind: str, takes: str, init_lines, reset, params: str, forward) -> str:
+    init_params = "".join(f", {p}" for p in model.init_params)
+    origin = f"`{model.var}`" if model.var else f"`{model.class_name}`"
     lines = [
         f"class {model.class_name}(nn.Module):",
-        f'    """PyTorch translation of the Keras Sequential model {origin}; {takes}."""',
+        f'    """PyTorch translation of the Keras {kind} model {origin}; {takes}."""',
         "",
-        f"    def __init__(self{params}):",
+        f"    def __init__(self{init_params}):",
         "        super().__init__()",
         *("        " + l for l in init_lines),
     ]
@@ -92,8 +100,116 @@ def emit_model(model: ModelIR) -> EmittedModel:
         lines += ["        self.reset_parameters()", "", "    def reset_parameters(self):",
                   '        """Initialise like Keras: glorot-uniform kernels, zero biases."""']
         lines += ["        " + l for l in reset]
-    lines += ["", "    def forward(self, x):", *("        " + l for l in forward), "        return x"]
-    return EmittedModel("\n".join(lines) + "\n", final, weights, notes, param_shapes)
+    lines += ["", f"    def forward(self, {params}):", *("        " + l for l in forward)]
+    return "\n".join(lines) + "\n"
+
+
+def emit_graph(model: ModelIR, built: list[Built], submodels: dict) -> EmittedModel:
+    """The class source for a Functional model: one forward line per call, the source's variable names.
+
+    ``built`` holds each layer's first build (the tracer ran the shape rules); ``submodels``
+    maps an attribute to the (ModelIR, EmittedModel) of a nested model.
+    """
+    graph = model.graph
+    init_lines: list[str] = []
+    weights = []
+    notes = []
+    param_shapes: dict[str, dict[str, tuple]] = {}
+    attr_order = []
+    for node in graph.nodes:
+        if node.attr and node.attr not in attr_order:
+            attr_order.append(node.attr)
+    by_attr = {layer.attr: (layer, b) for layer, b in zip(model.layers, built)}
+    for attr in attr_order:
+        if attr in submodels:
+            inner, emitted = submodels[attr]
+            init_lines.append(f"self.{attr} = {inner.class_name}({', '.join(inner.init_params)})")
+            weights.extend((f"{attr}.{a}", rules) for a, rules in emitted.weights)
+            param_shapes.update({f"{attr}.{a}": p for a, p in emitted.shapes.items()})
+            continue
+        layer, b = by_attr[attr]
+        if not b.module:
+            continue
+        for note in layer.notes:
+            init_lines.append(f"# TODO(tfpt): {note}")
+            notes.append((layer.line, layer.col, note))
+        init_lines.append(f"self.{attr} = {b.module}")
+        init_lines.extend(line.replace("{m}", f"self.{attr}") for line in b.setup)
+        weights.append((attr, b.weights))
+        param_shapes[attr] = b.shapes
+    forward, params, returned, final = _graph_forward(graph)
+    reset = _reset_parameters([(layer, b) for layer, b in zip(model.layers, built) if b.module])
+    spatial = any(t.rank is not None and t.rank >= 4 for _, _, t in graph.inputs)
+    takes = ("takes the same channels-last inputs as Keras" if spatial else "takes the same inputs as Keras") \
+        if len(graph.inputs) > 1 else ("takes the same channels-last input as Keras" if spatial else "takes the same input as Keras")
+    source = _class_source(model, "Functional", takes, init_lines, reset, ", ".join(params), forward + [returned])
+    return EmittedModel(source, final, weights, notes, param_shapes)
+
+
+def _graph_forward(graph) -> tuple[list[str], list[str], str, Tensor]:
+    """Forward lines with variables named like the source, never overwriting one still needed."""
+    # an alias node (a layer with nothing to do in torch) shares its input's variable
+    root: dict[int, int] = {}
+    for node in graph.nodes:
+        if is_alias(node):
+            root[node.output] = root.get(node.inputs[0], node.inputs[0])
+    def find(t):
+        return root.get(t, t)
+
+    outputs = list(graph.outputs.values()) if isinstance(graph.outputs, dict) else list(graph.outputs)
+    end = len(graph.nodes)
+    last_use: dict[int, int] = {}
+    for i, node in enumerate(graph.nodes):
+        for t in node.inputs:
+            last_use[find(t)] = max(last_use.get(find(t), -1), i)
+    for t in outputs:
+        last_use[find(t)] = end
+    names: dict[int, str] = {}
+    holder: dict[str, int] = {}
+    reserved = {"self", "torch", "nn", "F", "math", "np"}
+    params = []
+    for tid, hint, _t in graph.inputs:
+        name = free_name(hint, holder.keys() | reserved)
+        names[tid] = name
+        holder[name] = tid
+        params.append(name)
+    lines: list[str] = []
+    tensors = dict(graph.tensors)
+    for i, node in enumerate(graph.nodes):
+        ins = [names[find(t)] for t in node.inputs]
+        if is_alias(node):
+            continue
+        live = {n for n, t in holder.items() if last_use.get(t, -1) > i}
+        temps = {n for line in node.lines for n in assigned_names(line) if n not in ("x", "_")}
+        taken = live | reserved | temps
+        name = free_name(node.hint, taken)
+        mapping = {"x": name}
+        for temp in temps:
+            if temp in live or temp in reserved or temp == name:
+                mapping[temp] = free_name(temp, taken | {name})
+        attr = f"self.{node.attr}" if node.attr else ""
+        for line in node.lines:
+            line = rename(line, mapping).replace("{m}", attr)
+            lines.append(re.sub(r"\{(\d+)\}", lambda m: ins[int(m.group(1))], line))
+        names[node.output] = name
+        holder[name] = node.output
+    final = None
+    returned = []
+    for t in outputs:
+        name = names[find(t)]
+        tensor = tensors[t]
+        tail, tensor = to_layout(tensor, KERAS)
+        if tail:
+            lines.extend(rename(l, {"x": name}) for l in tail)
+        final = final or tensor
+        returned.append(name)
+    if isinstance(graph.outputs, dict):
+        ret = "return {" + ", ".join(f"{k!r}: {n}" for k, n in zip(graph.outputs, returned)) + "}"
+    elif graph.multi_output:
+        ret = "return " + ", ".join(returned) + ("," if len(returned) == 1 else "")
+    else:
+        ret = f"return {returned[0]}"
+    return lines, params, ret, final
 
 
 def _reset_parameters(layers) -> list[str]:

@@ -31,15 +31,52 @@ class LayerIR:
 
 
 @dataclass
+class Node:
+    """One call in a Functional model's forward: a layer, a merge or an operator on tensors.
+
+    ``lines`` are torch statements assigning ``x`` (the output); they read the inputs as
+    ``{0}``, ``{1}``, ... and the layer's submodule as ``{m}``. ``keras`` is the same call
+    in Keras, with the same placeholders and ``{layer}`` for the layer object (what verify
+    rebuilds).
+    """
+
+    inputs: list[int]
+    output: int
+    lines: list[str]
+    keras: str
+    layer: int | None = None  # index into ModelIR.layers
+    hint: str = "x"  # the variable name the source gave the result
+    attr: str | None = None  # the submodule ``{m}`` stands for (a layer or a nested model)
+
+
+@dataclass
+class Graph:
+    """A Functional model: its inputs, the calls in source order, its outputs."""
+
+    inputs: list[tuple[int, str, Tensor]]  # tensor id, parameter name, shape
+    nodes: list[Node]
+    outputs: list[int] | dict[str, int]
+    #: tensor id -> shape/layout as the shape rules computed it
+    tensors: dict[int, Tensor] = field(default_factory=dict)
+    #: each input's dtype as the Input call gave it (None: float32)
+    input_dtypes: list[str | None] = field(default_factory=list)
+    #: False when Model(outputs=...) is one tensor (forward returns it, not a tuple)
+    multi_output: bool = False
+
+
+@dataclass
 class ModelIR:
-    """A Keras Sequential model as written in the source."""
+    """A Keras model as written in the source: Sequential (``graph`` None) or Functional."""
 
     var: str | None  # the variable it is bound to (None when returned directly)
     class_name: str
-    layers: list[LayerIR]
+    layers: list[LayerIR]  # each layer object once, in order of first use
     input: Tensor
     keras_name: str | None = None
     init_params: list[str] = field(default_factory=list)
+    graph: Graph | None = None
+    #: nested models used as layers: attribute -> the inner model
+    submodels: dict[str, "ModelIR"] = field(default_factory=dict)
 
 
 #: ``nn.Module`` attributes a layer must not shadow

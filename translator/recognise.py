@@ -16,6 +16,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from . import emit_torch, names
+from .functional import MODEL, GraphError, Tracer
 from .diagnostics import Diagnostic
 from .evaluate import Constants, code, evaluate, names_read, value_of
 from .ir import LayerIR, ModelIR, camel_case, identifier, unique_attr
@@ -93,6 +94,10 @@ class Recogniser:
         self.compiled: dict[str, dict] = {}
         self.failed_compiles: set[str] = set()
         self.left_models: set[str] = set()  # models kept in Keras (a layer tfpt cannot translate)
+        #: id(ModelIR) -> the function it is built in (None: module level); nested models must share it
+        self.model_scopes: dict[int, object] = {}
+        #: helper functions inlined into translated Functional models
+        self.inlined_functions: dict[str, cst.FunctionDef] = {}
         self.defined_names = set(self.constants.module_names) | _imported_names(self.module)
 
     # ------------------------------------------------------------------ metadata helpers
@@ -190,6 +195,7 @@ class Recogniser:
         self._propagate_model_names(constructions)
         for item in constructions:
             self._translate_model(*item)
+        self._drop_inlined_functions()
         self._translate_calls()
         self._report_leftovers()
         self._record_edit_paths()
@@ -234,7 +240,8 @@ class Recogniser:
     def _find_constructions(self):
         found = []
         for node in self.calls:
-            if self.name(node.func) != _SEQUENTIAL:
+            q = self.name(node.func)
+            if q != _SEQUENTIAL and q != MODEL:
                 continue
             parent = self.parent(node)
             stmt = self.statement_of(node)
@@ -269,11 +276,15 @@ class Recogniser:
                 break
 
     def _translate_model(self, call: cst.Call, var, stmt) -> None:
+        kind = "Sequential" if self.name(call.func) == _SEQUENTIAL else "Model"
         if var is False:
-            self.todo(call, "Sequential", "a Sequential model that is not assigned to a variable or returned is not translated")
+            self.todo(call, kind, f"a {kind} that is not assigned to a variable or returned is not translated")
             self.consumed.add(id(call))
             return
         fn = self.function_of(call)
+        if kind == "Model":
+            self._functional_model(call, var, stmt, fn)
+            return
         try:
             model, add_stmts = self._model_ir(call, var, stmt, fn)
             emitted = emit_torch.emit_model(model)
@@ -285,23 +296,93 @@ class Recogniser:
         except _ModelError as e:
             self._leave_model(call, stmt, f"{e.message}; the model is left in Keras", e.node or call)
             return
+        self._accept_model(model, emitted, call, stmt, [id(s) for s in add_stmts], fn)
+
+    def _accept_model(self, model: ModelIR, emitted, call, stmt, removed: list[int], fn) -> None:
+        """Record a translated model: its class goes before the statement, the call becomes its constructor."""
         self.plan.models.append(model)
+        self.model_scopes[id(model)] = fn
         self.plan.emitted[model.class_name] = emitted
         for l, c, note in emitted.notes:
             self.plan.diagnostics.append(Diagnostic(l, c, "layer argument", note))
         self.consumed.add(id(call))
-        for s in add_stmts:
-            self.plan.replace_stmt[id(s)] = []
-            self.consumed.add(id(s))
+        for s in removed:
+            self.plan.replace_stmt[s] = []
+            self.consumed.add(s)
         ctor = f"{model.class_name}({', '.join(model.init_params)})"
         self.plan.replace(call, lambda _updated, ctor=ctor: cst.parse_expression(ctor), ctor)
         top = self.toplevel_of(stmt)
         self.plan.insert_before.setdefault(id(top), []).append(emitted.source)
         self.plan.translated += 1 + len(model.layers)
 
-    def _leave_model(self, call, stmt, reason: str, node) -> None:
+    def _functional_model(self, call: cst.Call, var, stmt, fn) -> None:
+        stop = self.toplevel_within(stmt, fn)
+        tracer = Tracer(self, fn, stop)
+        try:
+            ins, outs, keras_name = tracer.run(call)
+            graph, layer_irs, submodels, stmts = tracer.graph(ins, outs)
+            class_name = self._class_name(var, keras_name, fn)
+            model = ModelIR(var, class_name, layer_irs, graph.inputs[0][2], keras_name, tracer.init_params, graph,
+                            {k: v.model for k, v in submodels.items()})
+            built = [tracer.layer_built[tracer.layer_irs.index(layer)] for layer in layer_irs]
+            emitted = emit_torch.emit_graph(model, built, {k: (v.model, v.emitted) for k, v in submodels.items()})
+        except GraphError as e:
+            # the graph stays Keras: its statements are explained by the one TODO below
+            self.consumed |= tracer.symbolic_stmts | self._graph_statements(fn, stop)
+            self.consumed |= {id(f) for f in tracer.inlined.values()}
+            self._leave_model(call, stmt, f"{e.message}; the model is left in Keras", e.node or call, "Model")
+            return
+        self.inlined_functions.update(tracer.inlined)
+        stmts.discard(id(stop))
+        self._accept_model(model, emitted, call, stmt, sorted(stmts), fn)
+
+    def _graph_statements(self, fn, stop) -> set[int]:
+        """Statements before ``stop`` that use Keras, or the values such statements bound."""
+        body = fn.body.body if fn is not None else self.module.body
+        graph_names: set[str] = set()
+        out: set[int] = set()
+        for stmt in body:
+            if stmt is stop:
+                break
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            read = set(names_read(stmt))
+            framework = any(self.name(cst.Name(n)) is not None for n in read)
+            if framework or read & graph_names:
+                out.add(id(stmt))
+                graph_names |= _bound_names(stmt)
+        return out
+
+    def toplevel_within(self, stmt, fn):
+        """The statement of ``fn``'s body (the module's when None) that holds ``stmt``."""
+        body_owner = fn.body if fn is not None else self.module
+        node = stmt
+        while node is not None:
+            parent = self.parent(node)
+            if parent is body_owner:
+                return node
+            node = parent
+        return stmt
+
+    def _drop_inlined_functions(self) -> None:
+        """A helper that only built blocks of translated models goes with them."""
+        for name, fn in self.inlined_functions.items():
+            uses = [r for r in self.refs if isinstance(r, cst.Name) and r.value == name
+                    and not (self.parent(r) is fn)]
+            if all(self.consumed_within(r) for r in uses):
+                self.plan.replace_stmt[id(fn)] = []
+                self.consumed.add(id(fn))
+
+    # the Functional tracer binds layers and inputs exactly as Sequential models do
+    def input_tensor(self, node, env, qname):
+        return self._input_tensor(node, env, qname)
+
+    def bind_layer(self, spec, node, env, init_params, fn):
+        return self._bind(spec, node, env, init_params, fn)
+
+    def _leave_model(self, call, stmt, reason: str, node, kind: str = "Sequential") -> None:
         line, col = self.pos(node)
-        self.plan.diagnostics.append(Diagnostic(line, col, "Sequential", reason))
+        self.plan.diagnostics.append(Diagnostic(line, col, kind, reason))
         target = self.statement_of(node)
         self.plan.todos.setdefault(id(target), []).append(reason)
         # the model stays Keras: so do its uses
@@ -955,7 +1036,7 @@ def _bind_or_raise(spec, positional, keywords, node):
 #: every canonical name tfpt translates: what a framework ``import *`` may supply
 _STAR_NAMES = frozenset(
     [f"keras.layers.{n}" for n in (*layers.LAYERS, *layers.ALIASES, "Input", "InputLayer")]
-    + [_SEQUENTIAL, "keras.Input", *calls.LOAD_MODEL, *calls.UTILITIES]
+    + [_SEQUENTIAL, MODEL, "keras.Input", *calls.LOAD_MODEL, *calls.UTILITIES]
     + [f"keras.optimizers.{n}" for n in training.OPTIMIZERS]
     + [f"keras.losses.{n}" for n in training.LOSS_NAMES]
     + [f"keras.metrics.{n}" for n in training.METRIC_CLASSES]
@@ -999,6 +1080,31 @@ def _add_argument(small, var: str):
             and f.attr.value == "add" and len(call.args) == 1 and call.args[0].keyword is None):
         return call.args[0].value
     return None
+
+
+def _bound_names(stmt) -> set[str]:
+    out: set[str] = set()
+
+    class V(cst.CSTVisitor):
+        def visit_AssignTarget(self, n):
+            out.update(x.value for x in _target_names(n.target))
+
+        def visit_AugAssign(self, n):
+            out.update(x.value for x in _target_names(n.target))
+
+        def visit_For(self, n):
+            out.update(x.value for x in _target_names(n.target))
+
+    stmt.visit(V())
+    return out
+
+
+def _target_names(target):
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for el in target.elements for n in _target_names(el.value)]
+    return []
 
 
 def _is_simple(text: str) -> bool:
