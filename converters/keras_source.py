@@ -49,12 +49,20 @@ def _arg_source(name: str, v: Value, where: str, constants) -> str:
     return repr(concrete(v.text, v.value, constants, f"{where}({name}=...)"))
 
 
-def layer_source(kind: str, args: Args, constants: Mapping[str, object] | None = None, where: str = "") -> str:
-    """``keras.layers.<kind>(name=value, ...)`` for bound ``args`` (inner layers rebuilt recursively)."""
+def layer_source(kind: str, args: Args, constants: Mapping[str, object] | None = None, where: str = "",
+                 name: str | None = None) -> str:
+    """``keras.layers.<kind>(name=value, ...)`` for bound ``args`` (inner layers rebuilt recursively).
+
+    ``name`` replaces the layer's own name (verify names layers like their torch attributes).
+    """
     where = where or kind
     # Embedding's input_dim is its own argument; elsewhere it is Keras 2's input-shape shorthand
     dropped = _DROPPED - set(args.spec.params)
+    if name is not None:
+        dropped |= {"name"}
     parts = [f"{k}={_arg_source(k, v, where, constants)}" for k, v in args.given.items() if k not in dropped]
+    if name is not None:
+        parts.append(f"name={name!r}")
     return f"keras.layers.{kind}({', '.join(parts)})"
 
 
@@ -85,10 +93,7 @@ def model_expr(model: ModelIR, constants: Mapping[str, object] | None = None, na
         raise ConcreteValueError("a Functional model is rebuilt by model_script, not as one expression")
     items = [f"keras.Input(shape={input_shape(model, constants)!r})"]
     for layer in model.layers:
-        source = _layer(layer, constants)
-        if named:
-            source = f"{source[:-1]}{', ' if source[-2] != '(' else ''}name={layer.attr!r})"
-        items.append(source)
+        items.append(_layer(layer, constants, named))
     name = f", name={model.keras_name!r}" if model.keras_name else ""
     return "keras.Sequential([\n" + "".join(f"    {i},\n" for i in items) + f"]{name})"
 
@@ -140,10 +145,8 @@ def model_script(model: ModelIR, constants: Mapping[str, object] | None = None, 
             layer = f"_l_{ir.attr}"
             if node.layer not in made:
                 made.add(node.layer)
-                source = _layer(ir, constants)
-                if not isinstance(ir.spec, MergeSpec):  # weightless; Keras names `a + b` "add" too
-                    source = f"{source[:-1]}{', ' if source[-2] != '(' else ''}name={ir.attr!r})"
-                lines.append(f"{layer} = {source}")
+                # merges are weightless, and Keras names `a + b` "add" too: they keep Keras' names
+                lines.append(f"{layer} = {_layer(ir, constants, named=not isinstance(ir.spec, MergeSpec))}")
         elif node.attr in model.submodels:
             layer = f"_sub_{node.attr}"
         call = node.keras.replace("{layer}", layer).replace(f"{node.attr}(", f"_sub_{node.attr}(") \
@@ -165,8 +168,9 @@ def model_script(model: ModelIR, constants: Mapping[str, object] | None = None, 
     return "\n".join(lines) + "\n"
 
 
-def _layer(layer: LayerIR, constants) -> str:
-    return layer_source(layer.spec.keras, layer.args, constants, where=f"{layer.spec.keras} at line {layer.line}")
+def _layer(layer: LayerIR, constants, named: bool = False) -> str:
+    return layer_source(layer.spec.keras, layer.args, constants, where=f"{layer.spec.keras} at line {layer.line}",
+                        name=layer.attr if named else None)
 
 
 def keras_source(model: ModelIR, var: str = "model", constants: Mapping[str, object] | None = None) -> str:

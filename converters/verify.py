@@ -289,6 +289,7 @@ def _plan(result, module: cst.Module, train_steps: int, out) -> tuple[list[_Job]
         keras_spec = {"key": key, "script": script, "inputs": inputs, "compile": None, "compile_prelude": "",
                       "loss": None}
         torch_spec = {"key": key, "class_name": model.class_name, "class_source": _with_submodels(result, model),
+                      "ctor": _constructor(model),
                       "rules": transfer.rules_to_json(emitted.weights), "var": model.var or "model",
                       "compile_lines": None}
         single = model.graph is None or (len(model.graph.inputs) == 1 and not model.graph.multi_output)
@@ -336,6 +337,11 @@ def _input_specs(model, shapes, constants) -> list[dict]:
             kind, high = "int", 10
         specs.append({"shape": list(shape), "kind": kind, "high": high})
     return specs
+
+
+def _constructor(model) -> str:
+    """``Outer(encoder=Encoder())``: a nested model is passed in, as the translated script does."""
+    return f"{model.class_name}({', '.join(f'{k}={_constructor(v)}' for k, v in model.submodels.items())})"
 
 
 def _with_submodels(result, model) -> str:

@@ -166,7 +166,7 @@ def run_torch(job: dict, out_path: str) -> None:
             ns: dict = {}
             exec(job["prelude"], ns)
             exec(spec["class_source"], ns)
-            model = ns[spec["class_name"]]()
+            model = eval(spec.get("ctor") or f"{spec['class_name']}()", ns)
             keras_weights = [
                 [(name, keras_arrays[f"{key}.w.{i}.{j}"]) for j, name in enumerate(layer)]
                 for i, layer in enumerate(kinfo["weights"])

@@ -21,15 +21,23 @@ TRAIN_STEPS = 3
 # --------------------------------------------------------------------------- every fixture, both frameworks
 
 
+#: fixtures whose models are never compiled (prediction only): forward equivalence only
+FORWARD_ONLY = {"functional_multi_io"}
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in FIXTURE_NAMES])
 def test_fixture_verifies(name):
     lines: list[str] = []
     status = verify_file(str(FIXTURES / f"{name}.py"), train_steps=TRAIN_STEPS, out=lines.append)
     report = "\n".join(lines)
     assert status == 0, report
-    assert "forward max abs" in report and "skipped" not in report, report
+    assert "forward max abs" in report and "MISMATCH" not in report, report
+    if name in FORWARD_ONLY:
+        assert "— skipped" not in report, report
+        return
+    assert "skipped" not in report, report
     assert f"training {TRAIN_STEPS} steps" in report, report
-    assert "MISMATCH" not in report, report
+
 
 
 def test_verify_bad_input(tmp_path):

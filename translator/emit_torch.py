@@ -86,7 +86,7 @@ def emit_model(model: ModelIR) -> EmittedModel:
 
 
 def _class_source(model: ModelIR, kind: str, takes: str, init_lines, reset, params: str, forward) -> str:
-    init_params = "".join(f", {p}" for p in model.init_params)
+    init_params = "".join(f", {p}" for p in constructor_params(model))
     origin = f"`{model.var}`" if model.var else f"`{model.class_name}`"
     lines = [
         f"class {model.class_name}(nn.Module):",
@@ -102,6 +102,11 @@ def _class_source(model: ModelIR, kind: str, takes: str, init_lines, reset, para
         lines += ["        " + l for l in reset]
     lines += ["", f"    def forward(self, {params}):", *("        " + l for l in forward)]
     return "\n".join(lines) + "\n"
+
+
+def constructor_params(model: ModelIR) -> list[str]:
+    """``__init__`` parameters: names the layers read, then the nested models it is built around."""
+    return [*model.init_params, *model.submodels]
 
 
 def emit_graph(model: ModelIR, built: list[Built], submodels: dict) -> EmittedModel:
@@ -123,7 +128,8 @@ def emit_graph(model: ModelIR, built: list[Built], submodels: dict) -> EmittedMo
     for attr in attr_order:
         if attr in submodels:
             inner, emitted = submodels[attr]
-            init_lines.append(f"self.{attr} = {inner.class_name}({', '.join(inner.init_params)})")
+            # the same object the script built: Keras shares a nested model's weights with it
+            init_lines.append(f"self.{attr} = {attr}")
             weights.extend((f"{attr}.{a}", rules) for a, rules in emitted.weights)
             param_shapes.update({f"{attr}.{a}": p for a, p in emitted.shapes.items()})
             continue

@@ -13,6 +13,7 @@ exact node: the model is then left in Keras with a TODO, never guessed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import ChainMap
 from dataclasses import dataclass, field
 
@@ -137,6 +138,8 @@ class Tracer:
         for stmt in body:
             if stmt is self.stop:
                 break
+            if id(stmt) in self.rec.sequential_adds:
+                continue  # model.add(...) of a Sequential model translated on its own
             self.current_stmt = stmt
             self._statement(stmt)
         self.current_stmt = self.stop
@@ -369,6 +372,14 @@ class Tracer:
             return evaluate(node, self.frame.env)
         if isinstance(node, cst.Subscript):
             return self._subscript(node)
+        if isinstance(node, cst.IfExp):
+            test = self._static(node.test)
+            if test is UNKNOWN:
+                raise GraphError(f"{code(node.test)} is not a static condition", node)
+            return self._expr(node.body if test else node.orelse)
+        if isinstance(node, (cst.BooleanOperation, cst.Comparison)) or (
+                isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)):
+            return self._logic(node)
         if isinstance(node, cst.Attribute):
             base = self._expr(node.value) if not self.rec.name(node) else UNKNOWN
             if _is_symbolic(base):
@@ -380,6 +391,34 @@ class Tracer:
             if self.frame.lookup(n) is not None:
                 raise GraphError(f"{code(node)} uses Keras tensors in a way tfpt does not follow", node)
         return evaluate(node, self.frame.env)
+
+    def _logic(self, node):
+        """``a and b``, ``not a``, ``a < b``, ``a is None`` on static values (block helpers branch on them)."""
+        if isinstance(node, cst.UnaryOperation):
+            v = self._static(node.expression)
+            return UNKNOWN if v is UNKNOWN else not v
+        if isinstance(node, cst.BooleanOperation):
+            left = self._static(node.left)
+            if left is UNKNOWN:
+                return UNKNOWN
+            if isinstance(node.operator, cst.And):
+                return self._static(node.right) if left else left
+            return left if left else self._static(node.right)
+        left = self._static(node.left)
+        for comp in node.comparisons:
+            right = self._static(comp.comparator)
+            if left is UNKNOWN or right is UNKNOWN:
+                return UNKNOWN
+            op = _COMPARISONS.get(type(comp.operator))
+            if op is None:
+                return UNKNOWN
+            try:
+                if not op(left, right):
+                    return False
+            except TypeError:
+                return UNKNOWN
+            left = right
+        return True
 
     def _subscript(self, node: cst.Subscript):
         base = self._expr(node.value)
@@ -431,7 +470,11 @@ class Tracer:
         if q is not None and q in activations.FUNCTION_OBJECTS:
             return self._activation_call(activations.FUNCTION_OBJECTS[q], node)
         if q == MODEL or q == "keras.Sequential":
-            raise GraphError("a model built inside the graph is not translated; build it first and call it", node)
+            model = self.rec.model_by_call.get(id(node))
+            if model is None:
+                raise GraphError("this graph uses a model tfpt did not translate", node)
+            self._mark_symbolic()
+            return SymModel(model.var or model.class_name, model, self.rec.plan.emitted[model.class_name])
         if isinstance(node.func, cst.Name) and node.func.value in self.functions and q is None \
                 and self.frame.lookup(node.func.value) is None:
             args = self._args(node)
@@ -521,7 +564,7 @@ class Tracer:
         self._mark_symbolic()
         return self._apply_merge(layer, inputs, node)
 
-    def _attr_for(self, layer: SymLayer) -> str:
+    def _attr_for(self, layer: SymLayer, used=None, counters=None) -> str:
         given = layer.args.given.get("name")
         if given is None:
             for a in layer.node.args:
@@ -533,11 +576,12 @@ class Tracer:
         elif layer.var is not None and layer.var not in ("layer", "l"):
             attr = layer.var
         else:
+            counters = self.counters if counters is None else counters
             base = _snake_case(layer.spec.keras)
-            n = self.counters.get(base, 0)
-            self.counters[base] = n + 1
+            n = counters.get(base, 0)
+            counters[base] = n + 1
             attr = base if n == 0 else f"{base}_{n}"
-        return unique_attr(attr, self.used_attrs)
+        return unique_attr(attr, self.used_attrs if used is None else used)
 
     def _register(self, layer: SymLayer, built: layers.Built) -> str:
         """The layer's attribute; a shared layer must build the same module on every call."""
@@ -716,6 +760,7 @@ class Tracer:
                 raise GraphError(f"{fn.name.value}({name}=...) is not a static value", node)
             else:
                 frame.static[name] = v
+        self.inlined[fn.name.value] = fn
         outer = self.frame
         self.frame = frame
         try:
@@ -725,7 +770,6 @@ class Tracer:
             pass
         finally:
             self.frame = outer
-        self.inlined[fn.name.value] = fn
         return frame.returned
 
     # ------------------------------------------------------------------ the model
@@ -759,8 +803,9 @@ class Tracer:
         keras_name = evaluate(name, self.frame.env) if name is not None else None
         return list(ins), outs, (keras_name if isinstance(keras_name, str) else None)
 
-    def graph(self, ins: list[SymTensor], outs) -> tuple[Graph, list[LayerIR], dict[str, SymModel], set[int]]:
-        """The nodes the outputs need, the layers they call, and the statements that built them."""
+    def graph(self, ins: list[SymTensor], outs):
+        """The nodes the outputs need, the layers they call (and what their shape rules built),
+        the nested models, and the statements that built them."""
         out_ids = [outs.id] if isinstance(outs, SymTensor) else (
             [o.id for o in outs.values()] if isinstance(outs, dict) else [o.id for o in outs])
         producer = {n.output: i for i, n in enumerate(self.nodes)}
@@ -780,19 +825,32 @@ class Tracer:
                 hint = self.inputs.get(t, ("?",))[0]
                 raise GraphError(f"the outputs depend on Input {hint!r}, which is not in Model(inputs=...)", None)
         order = sorted(needed)
-        # layers renumbered in order of first use among the needed nodes
+        # layers renumbered and named in order of first use among the needed nodes (what the
+        # trace built for other models does not take their names)
+        used: dict[str, int] = {}
+        counters: dict[str, int] = {}
+        for i in order:
+            attr = self.nodes[i].attr
+            if self.nodes[i].layer is None and attr in self.submodels:
+                unique_attr(attr, used)
         layer_map: dict[int, int] = {}
         layer_irs: list[LayerIR] = []
+        renamed: dict[str, str] = {}
         nodes: list[Node] = []
         for i in order:
             n = self.nodes[i]
             layer = None
+            attr = n.attr
             if n.layer is not None:
                 if n.layer not in layer_map:
                     layer_map[n.layer] = len(layer_irs)
-                    layer_irs.append(self.layer_irs[n.layer])
+                    ir = self.layer_irs[n.layer]
+                    renamed[ir.attr] = self._attr_for(self.layer_syms[n.layer], used, counters)
+                    layer_irs.append(dataclasses.replace(ir, attr=renamed[ir.attr]))
                 layer = layer_map[n.layer]
-            nodes.append(Node(n.inputs, n.output, n.lines, n.keras, layer, n.hint.lstrip("_") or "x", n.attr))
+                attr = renamed[n.attr]
+            hint = n.hint if not n.hint.startswith("_") else "_" + (renamed.get(n.hint[1:], n.hint[1:]))
+            nodes.append(Node(n.inputs, n.output, n.lines, n.keras, layer, hint.lstrip("_") or "x", attr))
         inputs = []
         for s in ins:
             hint, t, _stmt, _dtype = self.inputs[s.id]
@@ -810,7 +868,8 @@ class Tracer:
         stmts |= {id(self.layer_syms[i].stmt) for i in layer_map if self.layer_syms[i].stmt is not None}
         graph = Graph(inputs, nodes, outputs, dict(self.tensors), [self.inputs[s.id][3] for s in ins],
                       multi_output=not isinstance(outs, SymTensor))
-        return graph, layer_irs, submodels, stmts
+        built = [self.layer_built[i] for i in layer_map]
+        return graph, layer_irs, built, submodels, stmts
 
 
 class _TensorShape:
@@ -819,6 +878,13 @@ class _TensorShape:
     def __init__(self, tensor: Tensor):
         self.tensor = tensor
 
+
+_COMPARISONS = {
+    cst.Equal: lambda a, b: a == b, cst.NotEqual: lambda a, b: a != b, cst.LessThan: lambda a, b: a < b,
+    cst.LessThanEqual: lambda a, b: a <= b, cst.GreaterThan: lambda a, b: a > b,
+    cst.GreaterThanEqual: lambda a, b: a >= b, cst.Is: lambda a, b: a is b, cst.IsNot: lambda a, b: a is not b,
+    cst.In: lambda a, b: a in b, cst.NotIn: lambda a, b: a not in b,
+}
 
 _OPERATOR_TEXT = {
     cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",

@@ -98,6 +98,10 @@ class Recogniser:
         self.model_scopes: dict[int, object] = {}
         #: helper functions inlined into translated Functional models
         self.inlined_functions: dict[str, cst.FunctionDef] = {}
+        #: id(model construction call) -> its ModelIR (a later graph may call the model)
+        self.model_by_call: dict[int, ModelIR] = {}
+        #: ids of the ``model.add(...)`` statements of translated Sequential models
+        self.sequential_adds: set[int] = set()
         self.defined_names = set(self.constants.module_names) | _imported_names(self.module)
 
     # ------------------------------------------------------------------ metadata helpers
@@ -296,12 +300,14 @@ class Recogniser:
         except _ModelError as e:
             self._leave_model(call, stmt, f"{e.message}; the model is left in Keras", e.node or call)
             return
+        self.sequential_adds |= {id(s) for s in add_stmts}
         self._accept_model(model, emitted, call, stmt, [id(s) for s in add_stmts], fn)
 
     def _accept_model(self, model: ModelIR, emitted, call, stmt, removed: list[int], fn) -> None:
         """Record a translated model: its class goes before the statement, the call becomes its constructor."""
         self.plan.models.append(model)
         self.model_scopes[id(model)] = fn
+        self.model_by_call[id(call)] = model
         self.plan.emitted[model.class_name] = emitted
         for l, c, note in emitted.notes:
             self.plan.diagnostics.append(Diagnostic(l, c, "layer argument", note))
@@ -309,7 +315,7 @@ class Recogniser:
         for s in removed:
             self.plan.replace_stmt[s] = []
             self.consumed.add(s)
-        ctor = f"{model.class_name}({', '.join(model.init_params)})"
+        ctor = f"{model.class_name}({', '.join(emit_torch.constructor_params(model))})"
         self.plan.replace(call, lambda _updated, ctor=ctor: cst.parse_expression(ctor), ctor)
         top = self.toplevel_of(stmt)
         self.plan.insert_before.setdefault(id(top), []).append(emitted.source)
@@ -320,11 +326,10 @@ class Recogniser:
         tracer = Tracer(self, fn, stop)
         try:
             ins, outs, keras_name = tracer.run(call)
-            graph, layer_irs, submodels, stmts = tracer.graph(ins, outs)
+            graph, layer_irs, built, submodels, stmts = tracer.graph(ins, outs)
             class_name = self._class_name(var, keras_name, fn)
             model = ModelIR(var, class_name, layer_irs, graph.inputs[0][2], keras_name, tracer.init_params, graph,
                             {k: v.model for k, v in submodels.items()})
-            built = [tracer.layer_built[tracer.layer_irs.index(layer)] for layer in layer_irs]
             emitted = emit_torch.emit_graph(model, built, {k: (v.model, v.emitted) for k, v in submodels.items()})
         except GraphError as e:
             # the graph stays Keras: its statements are explained by the one TODO below
@@ -366,12 +371,18 @@ class Recogniser:
 
     def _drop_inlined_functions(self) -> None:
         """A helper that only built blocks of translated models goes with them."""
-        for name, fn in self.inlined_functions.items():
-            uses = [r for r in self.refs if isinstance(r, cst.Name) and r.value == name
-                    and not (self.parent(r) is fn)]
-            if all(self.consumed_within(r) for r in uses):
-                self.plan.replace_stmt[id(fn)] = []
-                self.consumed.add(id(fn))
+        pending = dict(self.inlined_functions)
+        changed = True
+        while changed:  # a helper called only by a dropped helper goes too
+            changed = False
+            for name, fn in list(pending.items()):
+                uses = [r for r in self.refs if isinstance(r, cst.Name) and r.value == name
+                        and not (self.parent(r) is fn)]
+                if all(self.consumed_within(r) for r in uses):
+                    self.plan.replace_stmt[id(fn)] = []
+                    self.consumed.add(id(fn))
+                    del pending[name]
+                    changed = True
 
     # the Functional tracer binds layers and inputs exactly as Sequential models do
     def input_tensor(self, node, env, qname):
@@ -960,7 +971,7 @@ class Recogniser:
             self.consumed.add(id(node))
             return
         target = parent.targets[0].target.value
-        ctor = f"{model.class_name}({', '.join(model.init_params)})"
+        ctor = f"{model.class_name}({', '.join(emit_torch.constructor_params(model))})"
         lines = [f"{target} = {ctor}",
                  f"{target}.load_state_dict(torch.load({code(path)}, weights_only=True))"]
         if model.var in self.compiled:
@@ -1008,7 +1019,10 @@ def _inside_left_model(rec: Recogniser, node, left: set[str]) -> bool:
     if not left:
         return False
     stmt = rec.statement_of(node)
-    return stmt is not None and id(stmt) in rec.plan.todos
+    if stmt is None:
+        return False
+    # `model.compile(optimizer=keras.optimizers.SGD(...))` on a model kept in Keras stays valid Keras
+    return id(stmt) in rec.plan.todos or bool(left & set(names_read(stmt)))
 
 
 class _ShapeOfUnknownRank(tuple):

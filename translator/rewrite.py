@@ -343,9 +343,15 @@ def _names_in_new_code(plan: Plan, module: cst.Module) -> set[str]:
 
 
 def _identifiers(text: str) -> set[str]:
-    """NAME tokens of ``text``: identifiers in strings and comments do not count."""
+    """Names ``text`` reads: NAME tokens, not in strings or comments, not attributes (``nn.Dropout``)."""
     try:
-        return {tok.string for tok in tokenize.generate_tokens(io.StringIO(text).readline) if tok.type == tokenize.NAME}
+        out, prev = set(), None
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.NAME and not (prev is not None and prev.type == tokenize.OP and prev.string == "."):
+                out.add(tok.string)
+            if tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+                prev = tok
+        return out
     except (tokenize.TokenError, SyntaxError):
         return set(_IDENTIFIER.findall(text))
 
