@@ -624,7 +624,7 @@ class Tracer:
         try:
             built = layer.spec.build(layer.args, t)
         except Unsupported as e:
-            raise GraphError(f"{layer.spec.keras}: {e}", layer.node) from None
+            raise GraphError(_prefixed(layer.spec.keras, e), layer.node) from None
         if built.module and "?" in built.module:
             raise GraphError(f"{layer.spec.keras}: an input size is unknown", layer.node)
         attr = self._register(layer, built)
@@ -639,7 +639,7 @@ class Tracer:
         try:
             built = layer.spec.build_merge(layer.args, tensors, exprs)
         except Unsupported as e:
-            raise GraphError(f"{layer.spec.keras}: {e}", node) from None
+            raise GraphError(_prefixed(layer.spec.keras, e), node) from None
         attr = self._register(layer, built)
         out = self._new_tensor(built.output)
         placeholders = ", ".join(f"{{{i}}}" for i in range(len(inputs)))
@@ -669,7 +669,7 @@ class Tracer:
             try:
                 built = spec.build_merge(spec.bind([], {}), tensors, exprs)
             except Unsupported as e:
-                raise GraphError(f"{op}: {e}", node) from None
+                raise GraphError(_prefixed(op, e), node) from None
             out = self._new_tensor(built.output)
             self._add_node([left, right], out, built.forward, f"{{0}} {op} {{1}}")
             return out
@@ -890,6 +890,11 @@ _OPERATOR_TEXT = {
     cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",
     cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cst.DivideAssign: "/",
 }
+
+
+def _prefixed(what: str, error: Exception) -> str:
+    message = str(error)
+    return message if message.startswith(what) else f"{what}: {message}"
 
 
 def _snake_case(name: str) -> str:
