@@ -170,6 +170,26 @@ def test_sequential_used_as_a_layer():
     assert "self.head = head" in result.code and "model = Model(head)" in result.code
 
 
+def test_sequential_without_input_shape_takes_it_from_the_graph():
+    result = tr("""
+        augment = keras.Sequential([layers.Dense(8), layers.Dense(3)])
+        inputs = keras.Input(shape=(5,))
+        model = keras.Model(inputs, augment(inputs))
+    """)
+    assert result.todos == [], result.code
+    assert "self.dense = nn.Linear(5, 8)" in result.code
+    assert "augment = Augment()" in result.code and "model = Model(augment)" in result.code
+
+
+def test_sequential_without_input_shape_and_no_graph_stays_keras():
+    result = tr("""
+        head = keras.Sequential([layers.Dense(8)])
+        head.summary()
+    """)
+    assert [d.construct for d in result.todos] == ["Sequential"]
+    assert "input shape is unknown" in result.todos[0].reason
+
+
 def test_functional_model_compiles_and_trains_like_sequential():
     result = tr("""
         inputs = keras.Input(shape=(4,))

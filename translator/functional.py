@@ -72,8 +72,15 @@ class SymModel:
     emitted: object
 
 
+@dataclass(eq=False)
+class SymDeferred:
+    """A Sequential model without an input shape: the first graph that calls it finishes it."""
+
+    var: str
+
+
 def _is_symbolic(v) -> bool:
-    if isinstance(v, (SymTensor, SymLayer, SymModel)):
+    if isinstance(v, (SymTensor, SymLayer, SymModel, SymDeferred)):
         return True
     if isinstance(v, (list, tuple)):
         return any(_is_symbolic(i) for i in v)
@@ -125,6 +132,8 @@ class Tracer:
         self.init_params: list[str] = []
         self.submodels: dict[str, SymModel] = {}
         self.inlined: dict[str, cst.FunctionDef] = {}
+        #: deferred Sequential models this graph gave an input shape: var -> (ModelIR, EmittedModel)
+        self.finished_sequentials: dict[str, tuple] = {}
         self.current_stmt = None
         #: top-level statements of the scope that touched symbolic values / did anything else
         self.symbolic_stmts: set[int] = set()
@@ -329,6 +338,8 @@ class Tracer:
             model = self._model_var(node.value)
             if model is not None:
                 return model
+            if node.value in self.rec.deferred and self.rec.deferred[node.value][2] is self.fn:
+                return SymDeferred(node.value)
             return evaluate(node, self.frame.env)
         if isinstance(node, (cst.List, cst.Tuple)):
             items = []
@@ -471,6 +482,10 @@ class Tracer:
             return self._activation_call(activations.FUNCTION_OBJECTS[q], node)
         if q == MODEL or q == "keras.Sequential":
             model = self.rec.model_by_call.get(id(node))
+            deferred = next((v for v, d in self.rec.deferred.items() if d[0] is node), None)
+            if deferred is not None:
+                self._mark_symbolic()
+                return SymDeferred(deferred)
             if model is None:
                 raise GraphError("this graph uses a model tfpt did not translate", node)
             self._mark_symbolic()
@@ -486,6 +501,8 @@ class Tracer:
             return self._apply(callee, node)
         if isinstance(callee, SymModel):
             return self._apply_model(callee, node)
+        if isinstance(callee, SymDeferred):
+            return self._apply_model(self._finish(callee, node), node)
         if _is_symbolic(callee):
             raise GraphError(f"{code(node.func)} is not a layer call tfpt follows", node)
         if any(_is_symbolic(v) for _, v in self._args(node)):
@@ -700,6 +717,22 @@ class Tracer:
         self._add_node([x], out, placeholder_lines(lines + [f"x = {expr}"]),
                        f"keras.activations.{function}({{0}})")
         return out
+
+    def _finish(self, deferred: SymDeferred, node: cst.Call) -> SymModel:
+        if deferred.var in self.finished_sequentials:
+            model, emitted = self.finished_sequentials[deferred.var]
+            return SymModel(deferred.var, model, emitted)
+        x = self._expr(node.args[0].value) if node.args else None
+        if not isinstance(x, SymTensor):
+            raise GraphError(f"{deferred.var}(...) is translated when called on one Keras tensor", node)
+        t = self.tensors[x.id]
+        try:
+            model, emitted = self.rec.finish_sequential(deferred.var, Tensor(t.shape, KERAS, t.rank_known))
+        except Unsupported as e:
+            layer = getattr(e, "layer", None)
+            raise GraphError(f"{deferred.var}: {e}", layer.node if layer is not None else node) from None
+        self.finished_sequentials[deferred.var] = (model, emitted)
+        return SymModel(deferred.var, model, emitted)
 
     def _apply_model(self, sub: SymModel, node: cst.Call) -> SymTensor:
         self._call_kwargs(node)

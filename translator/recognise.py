@@ -102,6 +102,8 @@ class Recogniser:
         self.model_by_call: dict[int, ModelIR] = {}
         #: ids of the ``model.add(...)`` statements of translated Sequential models
         self.sequential_adds: set[int] = set()
+        #: Sequential models without an input shape that a Functional graph calls (var -> pieces)
+        self.deferred: dict[str, tuple] = {}
         self.defined_names = set(self.constants.module_names) | _imported_names(self.module)
 
     # ------------------------------------------------------------------ metadata helpers
@@ -199,6 +201,7 @@ class Recogniser:
         self._propagate_model_names(constructions)
         for item in constructions:
             self._translate_model(*item)
+        self._finish_deferred()
         self._drop_inlined_functions()
         self._translate_calls()
         self._report_leftovers()
@@ -291,6 +294,11 @@ class Recogniser:
             return
         try:
             model, add_stmts = self._model_ir(call, var, stmt, fn)
+            if model.input.shape is None and isinstance(var, str) and self._called_in(var, fn):
+                # `augment = Sequential([RandomFlip(...)])` then `x = augment(inputs)`: the graph that
+                # calls it gives the input shape (the tracer finishes it; _finish_deferred otherwise)
+                self.deferred[var] = (call, stmt, fn, model, add_stmts)
+                return
             emitted = emit_torch.emit_model(model)
         except emit_torch.LayerError as e:
             layer = e.layer
@@ -302,6 +310,35 @@ class Recogniser:
             return
         self.sequential_adds |= {id(s) for s in add_stmts}
         self._accept_model(model, emitted, call, stmt, [id(s) for s in add_stmts], fn)
+
+    def _called_in(self, var: str, fn) -> bool:
+        return any(isinstance(c.func, cst.Name) and c.func.value == var and self.function_of(c) is fn
+                   for c in self.calls)
+
+    def finish_sequential(self, var: str, input_tensor):
+        """A deferred Sequential, now that a graph gives its input: (model, emitted); LayerError if it fails."""
+        call, stmt, fn, model, add_stmts = self.deferred[var]
+        model = dataclasses.replace(model, input=input_tensor)
+        return model, emit_torch.emit_model(model)
+
+    def accept_sequential(self, var: str, model: ModelIR, emitted) -> None:
+        call, stmt, fn, _model, add_stmts = self.deferred.pop(var)
+        self.sequential_adds |= {id(s) for s in add_stmts}
+        self._accept_model(model, emitted, call, stmt, [id(s) for s in add_stmts], fn)
+
+    def _finish_deferred(self) -> None:
+        """Deferred Sequential models no graph finished: translated (or left) as they are."""
+        for var, (call, stmt, fn, model, add_stmts) in list(self.deferred.items()):
+            del self.deferred[var]
+            try:
+                emitted = emit_torch.emit_model(model)
+            except emit_torch.LayerError as e:
+                layer = e.layer
+                reason = f"{layer.spec.keras} at line {self.pos(layer.node)[0]}: {e}; the model is left in Keras"
+                self._leave_model(call, stmt, reason, layer.node)
+                continue
+            self.sequential_adds |= {id(s) for s in add_stmts}
+            self._accept_model(model, emitted, call, stmt, [id(s) for s in add_stmts], fn)
 
     def _accept_model(self, model: ModelIR, emitted, call, stmt, removed: list[int], fn) -> None:
         """Record a translated model: its class goes before the statement, the call becomes its constructor."""
@@ -338,6 +375,8 @@ class Recogniser:
             self._leave_model(call, stmt, f"{e.message}; the model is left in Keras", e.node or call, "Model")
             return
         self.inlined_functions.update(tracer.inlined)
+        for var_name, (inner, inner_emitted) in tracer.finished_sequentials.items():
+            self.accept_sequential(var_name, inner, inner_emitted)
         stmts.discard(id(stop))
         self._accept_model(model, emitted, call, stmt, sorted(stmts), fn)
 
