@@ -190,6 +190,39 @@ def test_sequential_without_input_shape_and_no_graph_stays_keras():
     assert "input shape is unknown" in result.todos[0].reason
 
 
+def test_builder_parameters_become_init_parameters_and_call_sites_fix_the_structure():
+    result = tr("""
+        def build(input_dim, n_classes, depth=2):
+            inp = keras.Input(shape=(input_dim,))
+            x = inp
+            for _ in range(depth):
+                x = layers.Dense(8, activation="relu")(x)
+            out = layers.Dense(n_classes)(x)
+            return keras.Model(inp, out)
+
+        model = build(10, 3)
+        other = build(4, 2)
+    """)
+    assert result.todos == [], result.code
+    assert "def __init__(self, input_dim, n_classes):" in result.code
+    assert "self.dense = nn.Linear(input_dim, 8)" in result.code and "self.dense_2 = nn.Linear(8, n_classes)" in result.code
+    assert "return Build(input_dim, n_classes)" in result.code
+
+
+def test_call_sites_that_disagree_on_the_structure_leave_it_keras():
+    result = tr("""
+        def build(depth):
+            inp = keras.Input(shape=(4,))
+            x = inp
+            for _ in range(depth):
+                x = layers.Dense(4)(x)
+            return keras.Model(inp, x)
+
+        small, big = build(1), build(3)
+    """)
+    assert [d.construct for d in result.todos] == ["Model"]
+
+
 def test_functional_model_compiles_and_trains_like_sequential():
     result = tr("""
         inputs = keras.Input(shape=(4,))

@@ -139,6 +139,9 @@ class Tracer:
         self.symbolic_stmts: set[int] = set()
         self.frame = _Frame(fn, rec.constants.scope(fn))
         self.functions = _functions(rec.module)
+        #: the builder's parameters as every call site gives them (loops and branches need values)
+        self.call_site_values = _call_site_values(rec, fn) if fn is not None else {}
+        self._structural = 0
 
     # ------------------------------------------------------------------ statements
 
@@ -278,7 +281,11 @@ class Tracer:
             self.symbolic_stmts.add(id(self.current_stmt))
 
     def _for(self, stmt: cst.For) -> None:
-        items = self._static_iterable(stmt.iter)
+        self._structural += 1
+        try:
+            items = self._static_iterable(stmt.iter)
+        finally:
+            self._structural -= 1
         if items is None:
             self._unfollowed(stmt)
             return
@@ -309,7 +316,11 @@ class Tracer:
         return None
 
     def _if(self, stmt: cst.If) -> None:
-        test = self._static(stmt.test)
+        self._structural += 1
+        try:
+            test = self._static(stmt.test)
+        finally:
+            self._structural -= 1
         if test is UNKNOWN:
             self._unfollowed(stmt)
             return
@@ -335,6 +346,9 @@ class Tracer:
             v = self.frame.lookup(node.value)
             if v is not None:
                 return v
+            if self._structural and self.frame.depth == 0 and node.value in self.call_site_values \
+                    and evaluate(node, self.frame.env) is UNKNOWN:
+                return self.call_site_values[node.value]
             model = self._model_var(node.value)
             if model is not None:
                 return model
@@ -384,7 +398,11 @@ class Tracer:
         if isinstance(node, cst.Subscript):
             return self._subscript(node)
         if isinstance(node, cst.IfExp):
-            test = self._static(node.test)
+            self._structural += 1
+            try:
+                test = self._static(node.test)
+            finally:
+                self._structural -= 1
             if test is UNKNOWN:
                 raise GraphError(f"{code(node.test)} is not a static condition", node)
             return self._expr(node.body if test else node.orelse)
@@ -536,6 +554,9 @@ class Tracer:
                 raise GraphError(f"Input({k}=...) is not translated", node)
             if k in ("sparse", "ragged", "tensor", "optional") and evaluate(kw[k], self.frame.env) not in (False, None):
                 raise GraphError(f"Input({k}=...) is not translated", node)
+        if t.shape is not None and any(not d.known and d.text != "None" for d in t.shape):
+            for a in node.args:  # `Input(shape=(input_dim,))` in a builder: input_dim becomes an __init__ parameter
+                self.rec.free_names(a.value, self.init_params, self.fn)
         s = self._new_tensor(t)
         self.inputs[s.id] = ("_input", t, self.current_stmt, dtype)
         self._mark_symbolic()
@@ -937,6 +958,32 @@ def _snake_case(name: str) -> str:
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
     return name.lower()
+
+
+def _call_site_values(rec, fn: cst.FunctionDef) -> dict[str, object]:
+    """Parameters of builder ``fn`` that every call in the module passes the same static value
+    (or leaves at a static default): ``build(10, 3)`` with ``depth=2`` gives ``depth`` 2."""
+    name = fn.name.value
+    params = [*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params]
+    sites = [c for c in rec.calls if isinstance(c.func, cst.Name) and c.func.value == name]
+    if not sites:
+        return {}
+    agreed: dict[str, object] = {}
+    for i, p in enumerate(params):
+        values = []
+        for call in sites:
+            if any(a.star for a in call.args):
+                return {}
+            positional = [a for a in call.args if a.keyword is None]
+            given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == p.name.value),
+                         positional[i].value if i < len(positional) and p in fn.params.params + fn.params.posonly_params
+                         else None)
+            node = given if given is not None else p.default
+            env = rec.constants.scope(rec.function_of(call)) if given is not None else rec.constants.scope(None)
+            values.append(UNKNOWN if node is None else evaluate(node, env))
+        if values and all(v is not UNKNOWN and v == values[0] for v in values):
+            agreed[p.name.value] = values[0]
+    return agreed
 
 
 def _functions(module: cst.Module) -> dict[str, cst.FunctionDef]:

@@ -430,6 +430,9 @@ class Recogniser:
     def bind_layer(self, spec, node, env, init_params, fn):
         return self._bind(spec, node, env, init_params, fn)
 
+    def free_names(self, node, init_params, fn):
+        return self._free_names(node, init_params, fn)
+
     def _leave_model(self, call, stmt, reason: str, node, kind: str = "Sequential") -> None:
         line, col = self.pos(node)
         self.plan.diagnostics.append(Diagnostic(line, col, kind, reason))
