@@ -118,7 +118,7 @@ def run_keras(job: dict, out_path: str) -> None:
             x, y = xs[0], ys[0]
             steps = job["train_steps"]
             if steps and spec.get("compile") is not None:
-                dropouts = [l for _, l in _keras_layers(model) if isinstance(l, keras.layers.Dropout)]
+                dropouts = [l for _, l in _keras_layers(model) if isinstance(l, keras.layers.Dropout)]  # SpatialDropout* too
                 for layer in dropouts:
                     layer.rate = 0.0
                 info["dropout"] = len(dropouts)
@@ -188,7 +188,8 @@ def run_torch(job: dict, out_path: str) -> None:
                 for i, y in enumerate(_outputs(model(*xs))):
                     arrays[f"{key}.y.{i}"] = y.numpy()
             if f"{key}.loss" in keras_arrays and spec.get("compile_lines"):
-                dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+                # every dropout kind (Dropout, Dropout1d/2d/3d for SpatialDropout) shares _DropoutNd
+                dropouts = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
                 for m in dropouts:
                     m.p = 0.0
                 info["dropout"] = len(dropouts)

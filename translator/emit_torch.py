@@ -27,6 +27,8 @@ class EmittedModel:
     notes: list[tuple[int, int, str]] = field(default_factory=list)
     #: torch attribute -> parameter -> shape, as the spec rows compute them (None: unknown)
     shapes: dict[str, dict[str, tuple]] = field(default_factory=dict)
+    #: (layer, note) for what a layer's shape rule could not carry over (reported at the layer)
+    layer_notes: list = field(default_factory=list)
 
 
 class LayerError(Unsupported):
@@ -61,6 +63,7 @@ def emit_model(model: ModelIR) -> EmittedModel:
     forward: list[str] = []
     weights = []
     notes = []
+    layer_notes: list = []
     param_shapes: dict[str, dict[str, tuple]] = {}
     for layer, b, permutes in built:
         ref = f"self.{layer.attr}"
@@ -74,6 +77,7 @@ def emit_model(model: ModelIR) -> EmittedModel:
             param_shapes[layer.attr] = b.shapes
         forward.extend(permutes)
         forward.extend(line.replace("{m}", ref) for line in b.forward)
+        layer_notes.extend((layer, note) for note in b.notes)
     final = built[-1][1].output if built else model.input
     tail, final = to_layout(final, KERAS)
     forward.extend(tail)
@@ -82,7 +86,7 @@ def emit_model(model: ModelIR) -> EmittedModel:
     spatial = model.input.rank is not None and model.input.rank >= 4
     takes = "takes the same channels-last input as Keras" if spatial else "takes the same input as Keras"
     source = _class_source(model, "Sequential", takes, init_lines, reset, "x", forward + ["return x"])
-    return EmittedModel(source, final, weights, notes, param_shapes)
+    return EmittedModel(source, final, weights, notes, param_shapes, layer_notes)
 
 
 def _class_source(model: ModelIR, kind: str, takes: str, init_lines, reset, params: str, forward) -> str:
@@ -149,7 +153,8 @@ def emit_graph(model: ModelIR, built: list[Built], submodels: dict) -> EmittedMo
     takes = ("takes the same channels-last inputs as Keras" if spatial else "takes the same inputs as Keras") \
         if len(graph.inputs) > 1 else ("takes the same channels-last input as Keras" if spatial else "takes the same input as Keras")
     source = _class_source(model, "Functional", takes, init_lines, reset, ", ".join(params), forward + [returned])
-    return EmittedModel(source, final, weights, notes, param_shapes)
+    layer_notes = [(layer, note) for layer, b in zip(model.layers, built) for note in b.notes]
+    return EmittedModel(source, final, weights, notes, param_shapes, layer_notes)
 
 
 def _graph_forward(graph) -> tuple[list[str], list[str], str, Tensor]:
@@ -184,9 +189,11 @@ def _graph_forward(graph) -> tuple[list[str], list[str], str, Tensor]:
     for i, node in enumerate(graph.nodes):
         ins = [names[find(t)] for t in node.inputs]
         if is_alias(node):
+            lines.extend(l for l in node.lines if l.lstrip().startswith("#"))  # a layer's TODO comment stays
             continue
         live = {n for n, t in holder.items() if last_use.get(t, -1) > i}
-        temps = {n for line in node.lines for n in assigned_names(line) if n not in ("x", "_")}
+        # names a layer's lines bind besides x, also inside `if self.training:` blocks
+        temps = {n for line in node.lines for n in assigned_names(line.strip()) if n not in ("x", "_")}
         taken = live | reserved | temps
         name = free_name(node.hint, taken)
         mapping = {"x": name}

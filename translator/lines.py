@@ -91,7 +91,8 @@ def _name_tokens(line: str) -> set[str]:
 
 
 def is_alias(node: Node) -> bool:
-    return node.lines == ["x = {0}"]
+    """A call with nothing to do in torch (comments aside): its output is its input."""
+    return [l for l in node.lines if not l.lstrip().startswith("#")] == ["x = {0}"]
 
 
 def free_name(preferred: str, taken) -> str:

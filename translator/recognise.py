@@ -348,6 +348,10 @@ class Recogniser:
         self.plan.emitted[model.class_name] = emitted
         for l, c, note in emitted.notes:
             self.plan.diagnostics.append(Diagnostic(l, c, "layer argument", note))
+        for layer, note in emitted.layer_notes:  # e.g. an augmentation not applied in training
+            if layer.node is not None:
+                line, col = self.pos(layer.node)
+                self.plan.diagnostics.append(Diagnostic(line, col, layer.spec.keras, note))
         self.consumed.add(id(call))
         for s in removed:
             self.plan.replace_stmt[s] = []
@@ -607,7 +611,7 @@ class Recogniser:
             if a.star:
                 raise _ModelError(f"{spec.keras}(*args/**kwargs) is not translated", node)
             if a.keyword is not None and a.keyword.value == "layer" or (
-                    spec.keras == "Bidirectional" and a.keyword is None and not pos_vals):
+                    spec.params[:1] == ("layer",) and a.keyword is None and not pos_vals):
                 val = self._inner_layer(a.value, env, init_params, fn)
             else:
                 val = value_of(a.value, env)
@@ -647,11 +651,11 @@ class Recogniser:
 
     def _inner_layer(self, node, env, init_params, fn) -> Value:
         if not isinstance(node, cst.Call):
-            raise _ModelError("Bidirectional needs a layer constructor call", node)
+            raise _ModelError("a wrapper (Bidirectional, TimeDistributed) needs a layer constructor call", node)
         qname = self.name(node.func)
         spec = layers.lookup(qname.rsplit(".", 1)[1]) if qname and qname.startswith("keras.layers.") else None
         if spec is None:
-            raise _ModelError(f"{code(node.func)} inside Bidirectional is not supported", node)
+            raise _ModelError(f"{code(node.func)} inside a wrapper layer is not supported", node)
         args, _notes, _shape = self._bind(spec, node, env, init_params, fn)
         return Value(code(node), layers.InnerLayer(spec.keras, args))
 

@@ -17,7 +17,7 @@ from typing import Callable
 
 from . import activations
 from .values import UNKNOWN, Dim, Unsupported, Value, product
-from .weights import BiasSplit, GateReorder, StackedBias, Transpose, WeightRule, rule
+from .weights import BiasSplit, Depthwise, GateReorder, Reshape, StackedBias, Transpose, WeightRule, rule
 
 KERAS, TORCH, ANY = "keras", "torch", "any"
 
@@ -35,6 +35,8 @@ TRAINING_ONLY_ARGS = frozenset(
         "embeddings_regularizer", "beta_regularizer", "gamma_regularizer",
         "kernel_constraint", "bias_constraint", "recurrent_constraint", "embeddings_constraint",
         "beta_constraint", "gamma_constraint",
+        "depthwise_regularizer", "pointwise_regularizer", "depthwise_constraint", "pointwise_constraint",
+        "alpha_initializer", "alpha_regularizer", "alpha_constraint",
     }
 )
 
@@ -288,6 +290,53 @@ def _softmax(args: Args, t: Tensor) -> Built:
 # --------------------------------------------------------------------------- convolution & pooling
 
 
+def _window(args: Args, layer: str, n: int, dilation: bool = True) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], str]:
+    """A convolution's kernel size, strides, dilation and padding mode, checked."""
+    k = args.tuple_of("kernel_size", n)
+    s = args.tuple_of("strides", n)
+    d = args.tuple_of("dilation_rate", n)
+    if any(x != 1 for x in d) and not dilation:
+        raise Unsupported(f"{layer}(dilation_rate=...) is not supported (TensorFlow's CPU kernels reject it too)")
+    if any(x != 1 for x in s) and any(x != 1 for x in d):
+        raise Unsupported(f"{layer} with both strides and dilation_rate")
+    padding = str(args.value("padding")).lower()
+    if padding not in ("valid", "same"):
+        raise Unsupported(f"{layer}(padding={padding!r}) is not supported yet")
+    return k, s, d, padding
+
+
+def _conv_padding(spatial, k, s, d, padding: str, layer: str) -> tuple[str, list[str]]:
+    """torch's ``padding=`` argument text and any forward lines that pad first (TensorFlow's 'same')."""
+    n = len(k)
+    if padding == "same" and all(x == 1 for x in s):
+        return ", padding='same'", []  # torch splits odd totals like TensorFlow: extra at the end
+    if padding == "same":
+        pads = [_same_pads(spatial[i], k[i], s[i], d[i], layer) for i in range(n)]
+        if all(p[0] == p[1] for p in pads):
+            return (", padding=" + _compact(p[0] for p in pads)) if any(p[0] for p in pads) else "", []
+        flat = [v for p in reversed(pads) for v in p]
+        return "", [f"x = F.pad(x, {_tuple(flat)})  # TensorFlow's 'same': the odd pixel goes at the end"]
+    return "", []
+
+
+def _conv_options(s, pad_arg: str, d, bias: bool) -> str:
+    """``stride=``, ``padding=``, ``dilation=``, ``bias=`` as torch writes them (defaults left out)."""
+    extra = ""
+    if any(x != 1 for x in s):
+        extra += ", stride=" + _compact(s)
+    extra += pad_arg
+    if any(x != 1 for x in d):
+        extra += ", dilation=" + _compact(d)
+    if not bias:
+        extra += ", bias=False"
+    return extra
+
+
+def _kernel_perm(n: int) -> tuple[int, ...]:
+    """Keras (*k, a, b) -> torch (b, a, *k): HWIO -> OIHW for convolutions, (k, out, in) -> (in, out, k) for transposed ones."""
+    return (n + 1, n, *range(n))
+
+
 def _conv(n: int):
     def build(args: Args, t: Tensor) -> Built:
         _check_channels_last(args)
@@ -295,50 +344,167 @@ def _conv(n: int):
         shape = _need_shape(t, layer, rank=n + 2)
         if args.value("groups") != 1:
             raise Unsupported(f"{layer}(groups=...) is not supported yet")
-        k = args.tuple_of("kernel_size", n)
-        s = args.tuple_of("strides", n)
-        d = args.tuple_of("dilation_rate", n)
-        if any(x != 1 for x in s) and any(x != 1 for x in d):
-            raise Unsupported(f"{layer} with both strides and dilation_rate")
-        padding = str(args.value("padding")).lower()
-        if padding not in ("valid", "same"):
-            raise Unsupported(f"{layer}(padding={padding!r}) is not supported yet")
+        k, s, d, padding = _window(args, layer, n)
         filters = args.dim("filters")
         spatial = shape[:-1]
-        forward: list[str] = []
-        pad_arg = ""
-        if padding == "same" and all(x == 1 for x in s):
-            pad_arg = ", padding='same'"  # torch splits odd totals like TensorFlow: extra at the end
-        elif padding == "same":
-            pads = [_same_pads(spatial[i], k[i], s[i], d[i], layer) for i in range(n)]
-            if all(p[0] == p[1] for p in pads):
-                if any(p[0] for p in pads):
-                    pad_arg = ", padding=" + _compact(p[0] for p in pads)
-            else:
-                flat = [v for p in reversed(pads) for v in p]
-                forward.append(f"x = F.pad(x, {_tuple(flat)})  # TensorFlow's 'same': the odd pixel goes at the end")
+        pad_arg, forward = _conv_padding(spatial, k, s, d, padding, layer)
         out_shape = tuple(_conv_out(spatial[i], k[i], s[i], d[i], padding) for i in range(n)) + (filters,)
         out = Tensor(out_shape, TORCH)
         bias = args.value("use_bias")
-        ksz = _compact(k)
-        extra = ""
-        if any(x != 1 for x in s):
-            extra += ", stride=" + _compact(s)
-        extra += pad_arg
-        if any(x != 1 for x in d):
-            extra += ", dilation=" + _compact(d)
-        if not bias:
-            extra += ", bias=False"
         forward.append(f"x = {_activation(args, '{m}(x)', out)}")
-        kernel_perm = (2, 1, 0) if n == 1 else (3, 2, 0, 1)
-        weights = (rule("kernel", "weight", Transpose(kernel_perm)),) + ((rule("bias", "bias"),) if bias else ())
+        weights = (rule("kernel", "weight", Transpose(_kernel_perm(n))),) + ((rule("bias", "bias"),) if bias else ())
         return Built(
-            module=f"nn.Conv{n}d({shape[-1].text}, {filters.text}, {ksz}{extra})",
+            module=f"nn.Conv{n}d({shape[-1].text}, {filters.text}, {_compact(k)}{_conv_options(s, pad_arg, d, bias)})",
             forward=forward,
             output=out,
             init=["glorot"],
             weights=weights,
             shapes=shapes(weight=(filters, shape[-1], *k), bias=(filters,) if bias else None),
+        )
+
+    return build
+
+
+def _transpose_geometry(size: Dim, k: int, s: int, padding: str, output_padding: int | None) -> tuple[Dim, int, int, int]:
+    """Keras' transposed-convolution output size and torch's (padding, output_padding, end trim) for one axis.
+
+    Keras asks TensorFlow for an output of size O (``input * stride`` for 'same'); TensorFlow
+    then crops the full transposed output (length ``(I - 1) * s + k``) like the matching
+    forward convolution pads: ``total // 2`` at the start. torch crops ``padding`` from both
+    ends and adds ``output_padding`` at the end, so what is left over is trimmed after the
+    call. The three numbers do not depend on the input size.
+    """
+    def out_len(i: int) -> int:
+        if padding == "valid":
+            return (i - 1) * s + k + (max(k, s) - k if output_padding is None else output_padding)
+        return i * s if output_padding is None else (i - 1) * s + k % 2 + output_padding
+
+    i = size.value if size.known else 1
+    o = out_len(i)
+    start = 0 if padding == "valid" else max((-(-o // s) - 1) * s + k - o, 0) // 2
+    torch_op = o - ((i - 1) * s + k) + 2 * start
+    trim = max(-torch_op, 0)
+    torch_op = max(torch_op, 0)
+    if torch_op >= s:
+        raise Unsupported(f"output_padding={output_padding} with strides={s} has no torch equivalent")
+    out = Dim.of(o) if size.known else Dim("?", None)
+    return out, start, torch_op, trim
+
+
+def _conv_transpose(n: int):
+    def build(args: Args, t: Tensor) -> Built:
+        _check_channels_last(args)
+        layer = f"Conv{n}DTranspose"
+        shape = _need_shape(t, layer, rank=n + 2)
+        k, s, d, padding = _window(args, layer, n, dilation=False)
+        op = args.value("output_padding")
+        ops = (None,) * n if op is None else args.tuple_of("output_padding", n)
+        filters = args.dim("filters")
+        geometry = [_transpose_geometry(shape[i], k[i], s[i], padding, ops[i]) for i in range(n)]
+        extra = ""
+        if any(x != 1 for x in s):
+            extra += ", stride=" + _compact(s)
+        if any(g[1] for g in geometry):
+            extra += ", padding=" + _compact(g[1] for g in geometry)
+        if any(g[2] for g in geometry):
+            extra += ", output_padding=" + _compact(g[2] for g in geometry)
+        bias = args.value("use_bias")
+        if not bias:
+            extra += ", bias=False"
+        out = Tensor(tuple(g[0] for g in geometry) + (filters,), TORCH)
+        forward = [f"x = {_activation(args, '{m}(x)', out)}"]
+        if any(g[3] for g in geometry):
+            index = ", ".join([":", ":"] + [f":-{g[3]}" if g[3] else ":" for g in geometry])
+            forward = ["x = {m}(x)",
+                       f"x = x[{index}]  # TensorFlow's 'same' crops the odd pixel at the end",
+                       f"x = {_activation(args, 'x', out)}"]
+            forward = [line for line in forward if line != "x = x"]
+        weights = (rule("kernel", "weight", Transpose(_kernel_perm(n))),) + ((rule("bias", "bias"),) if bias else ())
+        return Built(
+            module=f"nn.ConvTranspose{n}d({shape[-1].text}, {filters.text}, {_compact(k)}{extra})",
+            forward=forward,
+            output=out,
+            init=["glorot"],  # torch's (in, out, *k) weight has Keras' (*k, out, in) fans: same bound
+            weights=weights,
+            shapes=shapes(weight=(shape[-1], filters, *k), bias=(filters,) if bias else None),
+        )
+
+    return build
+
+
+def _depthwise_parts(args: Args, t: Tensor, layer: str, n: int) -> tuple:
+    """The depthwise stage shared by DepthwiseConv and SeparableConv: module text, forward prelude,
+    output spatial dims, channels out, multiplier, init line and weight shape."""
+    _check_channels_last(args)
+    shape = _need_shape(t, layer, rank=n + 2)
+    k, s, d, padding = _window(args, layer, n)
+    mult = args.value("depth_multiplier")
+    if not isinstance(mult, int) or isinstance(mult, bool) or mult < 1:
+        raise Unsupported(f"{layer}(depth_multiplier={args.text('depth_multiplier')}) must be a positive integer")
+    channels = shape[-1]
+    if mult == 1:
+        out_channels = channels
+    elif channels.known:
+        out_channels = Dim.of(channels.value * mult)
+    else:
+        out_channels = Dim(f"{channels.text} * {mult}")
+    spatial = shape[:-1]
+    pad_arg, prelude = _conv_padding(spatial, k, s, d, padding, layer)
+    out_spatial = tuple(_conv_out(spatial[i], k[i], s[i], d[i], padding) for i in range(n))
+    options = _conv_options(s, pad_arg, d, True)
+    module = f"nn.Conv{n}d({channels.text}, {out_channels.text}, {_compact(k)}{options}, groups={channels.text}"
+    view = ", ".join([channels.text, str(mult), *map(str, k)])
+    # Keras' glorot fans come from the (*k, in, multiplier) kernel, not torch's (in * multiplier, 1, *k)
+    init = f"nn.init.xavier_uniform_({{m}}.weight.view({view}))  # Keras' fans: the (*kernel, in, multiplier) kernel"
+    weight_shape = (out_channels, 1, *k)
+    return module, prelude, out_spatial, out_channels, mult, init, weight_shape
+
+
+def _depthwise_conv(n: int):
+    def build(args: Args, t: Tensor) -> Built:
+        layer = f"DepthwiseConv{n}D"
+        module, forward, out_spatial, out_channels, mult, init, weight_shape = _depthwise_parts(args, t, layer, n)
+        bias = args.value("use_bias")
+        out = Tensor(out_spatial + (out_channels,), TORCH)
+        forward = forward + [f"x = {_activation(args, '{m}(x)', out)}"]
+        setup = [init] + (["nn.init.zeros_({m}.bias)"] if bias else [])
+        weights = (rule("kernel", "weight", Depthwise(mult)),) + ((rule("bias", "bias"),) if bias else ())
+        return Built(
+            module=module + ("" if bias else ", bias=False") + ")",
+            forward=forward,
+            output=out,
+            weights=weights,
+            setup=setup,
+            shapes=shapes(weight=weight_shape, bias=(out_channels,) if bias else None),
+        )
+
+    return build
+
+
+def _separable_conv(n: int):
+    def build(args: Args, t: Tensor) -> Built:
+        layer = f"SeparableConv{n}D"
+        depthwise, forward, out_spatial, mid, mult, init, weight_shape = _depthwise_parts(args, t, layer, n)
+        filters = args.dim("filters")
+        bias = args.value("use_bias")
+        out = Tensor(out_spatial + (filters,), TORCH)
+        pointwise = f"nn.Conv{n}d({mid.text}, {filters.text}, 1{'' if bias else ', bias=False'})"
+        module = f"nn.ModuleDict({{'depthwise': {depthwise}, bias=False), 'pointwise': {pointwise}}})"
+        forward = forward + [f"x = {_activation(args, '{m}.pointwise({m}.depthwise(x))', out)}"]
+        setup = [init.replace("{m}", "{m}.depthwise"), "nn.init.xavier_uniform_({m}.pointwise.weight)"]
+        setup += ["nn.init.zeros_({m}.pointwise.bias)"] if bias else []
+        weights = (
+            rule("depthwise_kernel", "depthwise.weight", Depthwise(mult)),
+            rule("pointwise_kernel", "pointwise.weight", Transpose(_kernel_perm(n))),
+        ) + ((rule("bias", "pointwise.bias"),) if bias else ())
+        return Built(
+            module=module,
+            forward=forward,
+            output=out,
+            weights=weights,
+            setup=setup,
+            shapes=shapes(**{"depthwise.weight": weight_shape, "pointwise.weight": (filters, mid, *(1,) * n),
+                             "pointwise.bias": (filters,) if bias else None}),
         )
 
     return build
@@ -615,6 +781,346 @@ class InnerLayer:
     args: Args
 
 
+# --------------------------------------------------------------------------- resampling, padding, cropping
+
+
+def _grown(d: Dim, by: int) -> Dim:
+    return Dim.of(d.value + by) if d.known else Dim("?", None)
+
+
+def _pairs(args: Args, name: str, n: int) -> tuple[tuple[int, int], ...]:
+    """Keras' padding/cropping argument as one (before, after) pair per spatial axis.
+
+    1D takes an int or (before, after); 2D/3D an int, one int per axis (symmetric), or one
+    (before, after) pair per axis.
+    """
+    v = args.value(name)
+
+    def count(i):
+        return isinstance(i, int) and not isinstance(i, bool) and i >= 0
+
+    if count(v):
+        return ((v, v),) * n
+    if isinstance(v, (tuple, list)):
+        if n == 1 and len(v) == 2 and all(count(i) for i in v):
+            return (tuple(v),)
+        if n > 1 and len(v) == n and all(count(i) for i in v):
+            return tuple((i, i) for i in v)
+        if n > 1 and len(v) == n and all(isinstance(p, (tuple, list)) and len(p) == 2 and all(count(i) for i in p)
+                                         for p in v):
+            return tuple((p[0], p[1]) for p in v)
+    raise Unsupported(f"{args.spec.keras}({name}={args.text(name)}) is not {n} static (before, after) pair(s)")
+
+
+def _upsampling(n: int):
+    def build(args: Args, t: Tensor) -> Built:
+        _check_channels_last(args)
+        layer = f"UpSampling{n}D"
+        shape = _need_shape(t, layer, rank=n + 2)
+        size = args.tuple_of("size", n)
+        if any(i < 1 for i in size):
+            raise Unsupported(f"{layer}(size={args.text('size')}) must be positive")
+        interpolation = str(args.value("interpolation")).lower() if n == 2 else "nearest"
+        if interpolation == "nearest":
+            mode = ""  # Keras repeats rows and columns: torch's nearest with an integer scale, exactly
+        elif interpolation == "bilinear":
+            mode = ", mode='bilinear', align_corners=False"  # TensorFlow's half-pixel centres
+        else:
+            raise Unsupported(f"{layer}(interpolation={interpolation!r}): torch's kernel differs from TensorFlow's "
+                              "(only 'nearest' and 'bilinear' agree)")
+        out = tuple(Dim.of(shape[i].value * size[i]) if shape[i].known else Dim("?", None) for i in range(n))
+        return Built(f"nn.Upsample(scale_factor={_compact(size)}{mode})", ["x = {m}(x)"], Tensor(out + (shape[-1],), TORCH))
+
+    return build
+
+
+def _zero_padding(n: int):
+    def build(args: Args, t: Tensor) -> Built:
+        _check_channels_last(args)
+        shape = _need_shape(t, f"ZeroPadding{n}D", rank=n + 2)
+        pads = _pairs(args, "padding", n)
+        flat = [v for p in reversed(pads) for v in p]  # torch lists the last axis first
+        out = tuple(_grown(shape[i], sum(pads[i])) for i in range(n)) + (shape[-1],)
+        return Built(f"nn.ZeroPad{n}d({_compact(flat)})", ["x = {m}(x)"], Tensor(out, TORCH))
+
+    return build
+
+
+def _cropping(n: int):
+    def build(args: Args, t: Tensor) -> Built:
+        _check_channels_last(args)
+        layer = f"Cropping{n}D"
+        shape = _need_shape(t, layer, rank=n + 2)
+        crops = _pairs(args, "cropping", n)
+        for i, (a, b) in enumerate(crops):
+            if shape[i].known and a + b >= shape[i].value:
+                raise Unsupported(f"{layer}: cropping {a + b} of an axis of size {shape[i].value} leaves nothing")
+        index = ", ".join([":", ":"] + [f"{a or ''}:{-b if b else ''}" for a, b in crops])
+        out = tuple(_grown(shape[i], -sum(crops[i])) for i in range(n)) + (shape[-1],)
+        return Built(None, [f"x = x[{index}]"], Tensor(out, TORCH))
+
+    return build
+
+
+# --------------------------------------------------------------------------- reshaping
+
+
+def _repeat_vector(args: Args, t: Tensor) -> Built:
+    shape = _need_shape(t, "RepeatVector", rank=2)
+    n = args.dim("n")
+    return Built(None, [f"x = x.unsqueeze(1).repeat(1, {n.text}, 1)"], Tensor((n, shape[0]), KERAS))
+
+
+def _permute(args: Args, t: Tensor) -> Built:
+    shape = _need_shape(t, "Permute")
+    dims = args.value("dims")
+    if not isinstance(dims, (tuple, list)) or sorted(dims) != list(range(1, len(shape) + 1)):
+        raise Unsupported(f"Permute(dims={args.text('dims')}) is not a permutation of 1..{len(shape)}")
+    out = tuple(shape[i - 1] for i in dims)
+    return Built(None, [f"x = x.permute(0, {', '.join(str(i) for i in dims)})"], Tensor(out, KERAS))
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+def _number(args: Args, name: str) -> float:
+    v = args.value(name)
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        raise Unsupported(f"{args.spec.keras}({name}={args.text(name)}) must be a number "
+                          "(per-channel values are not supported yet)")
+    return v
+
+
+def _grouped(text: str) -> str:
+    """``text`` safe as an operand (``1./255`` -> ``(1./255)``: Keras multiplies by the quotient)."""
+    return text if text.replace(".", "").replace("_", "").isalnum() else f"({text})"
+
+
+def _rescaling(args: Args, t: Tensor) -> Built:
+    _number(args, "scale")
+    expr = f"x * {_grouped(args.text('scale'))}"
+    if _number(args, "offset") != 0:
+        expr += f" + {_grouped(args.text('offset'))}"
+    return Built(None, [f"x = {expr}"], t)
+
+
+def _stats(args: Args, name: str, channels: Dim) -> int:
+    """A constructor mean/variance: a number or one per channel; its length (0 for a number)."""
+    v = args.value(name)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return 0
+    if isinstance(v, (tuple, list)) and v and all(isinstance(i, (int, float)) and not isinstance(i, bool) for i in v):
+        if channels.known and len(v) not in (1, channels.value):
+            raise Unsupported(f"Normalization({name}=...) has {len(v)} values for {channels.value} channels")
+        return len(v)
+    raise Unsupported(f"Normalization({name}={args.text(name)}) is not a static number or list of numbers")
+
+
+def _normalization(args: Args, t: Tensor) -> Built:
+    shape = _need_shape(t, "Normalization", any_rank=True)
+    if _single_axis(args.value("axis")) not in (-1, len(shape)) or isinstance(args.value("axis"), bool):
+        raise Unsupported(f"Normalization(axis={args.text('axis')}): only the last axis is supported yet")
+    mean, variance = args.value("mean"), args.value("variance")
+    channels = shape[-1]
+    # Keras divides by max(sqrt(variance), epsilon 1e-7)
+    std = "{m}.variance.sqrt().clamp(min=1e-7)"
+    forward = [f"x = {{m}}.mean + x * {std}" if args.value("invert") else f"x = (x - {{m}}.mean) / {std}"]
+    if mean is None and variance is None:  # adapted: Keras variables, torch buffers
+        setup = [f'{{m}}.register_buffer("mean", torch.zeros({channels.text}))',
+                 f'{{m}}.register_buffer("variance", torch.ones({channels.text}))',
+                 '{m}.register_buffer("count", torch.zeros(1, dtype=torch.long))  # Keras keeps it; unused']
+        # Keras' count is a scalar; (1,) on the torch side (the converters write arrays of rank >= 1)
+        weights = (rule("mean", "mean"), rule("variance", "variance"), rule("count", "count", Reshape((), (1,))))
+        return Built("nn.Module()", forward, Tensor(shape, KERAS, t.rank_known), weights=weights, setup=setup,
+                     shapes=shapes(mean=(channels,), variance=(channels,), count=(1,)))
+    if mean is None or variance is None:
+        raise Unsupported("Normalization needs both mean and variance, or neither (adapted)")
+    if _stats(args, "mean", channels) != _stats(args, "variance", channels):
+        raise Unsupported("Normalization: mean and variance have different shapes")
+    # constants, as in Keras (no variables): buffers that follow .to(device) but stay out of the state dict
+    setup = [f'{{m}}.register_buffer("{k}", torch.tensor({args.text(k)}, dtype=torch.float32), persistent=False)'
+             for k in ("mean", "variance")]
+    return Built("nn.Module()", forward, Tensor(shape, KERAS, t.rank_known), setup=setup)
+
+
+def _image_axes(t: Tensor, layer: str) -> tuple[int, int]:
+    """(height, width) axes of a batched image in the tensor's current layout."""
+    _need_shape(t, layer, rank=4)
+    return (2, 3) if t.layout == TORCH else (1, 2)
+
+
+def _not_carried(layer: str, t: Tensor) -> Built:
+    note = (f"{layer} is a training-time augmentation: identity at inference, as in Keras, but not applied "
+            "in training here (no short per-sample torch equivalent)")
+    return Built(None, [f"# TODO(tfpt): {note}"], t, notes=[note])
+
+
+def _augmentation(layer: str):
+    def build(args: Args, t: Tensor) -> Built:
+        _check_channels_last(args)
+        if t.rank is not None and t.rank != 4:
+            raise Unsupported(f"{layer} expects batched images (rank 4), got rank {t.rank}")
+        return _not_carried(layer, t)
+
+    return build
+
+
+def _random_flip(args: Args, t: Tensor) -> Built:
+    _check_channels_last(args)
+    h, w = _image_axes(t, "RandomFlip")
+    mode = args.value("mode")
+    axes = {"horizontal": (w,), "vertical": (h,), "horizontal_and_vertical": (w, h)}.get(mode)
+    if axes is None:
+        raise Unsupported(f"RandomFlip(mode={args.text('mode')}) is not a Keras flip mode")
+    both = " (both axes at once, as Keras 3 does)" if len(axes) == 2 else ""
+    return Built(None, [
+        f"if self.training:  # RandomFlip: each image flipped with probability 0.5{both}; identity at inference",
+        "    flip = torch.rand(x.shape[0], 1, 1, 1, device=x.device) <= 0.5",
+        f"    x = torch.where(flip, x.flip({_tuple(axes)}), x)",
+    ], t)
+
+
+def _random_contrast(args: Args, t: Tensor) -> Built:
+    _check_channels_last(args)
+    h, w = _image_axes(t, "RandomContrast")
+    factor = args.value("factor")
+    plain = (int, float)
+    # Keras 3: a number f draws from [1, 1 + f] (its factor bounds are (0, 1)); a pair (a, b) from [1 - a, 1 + b]
+    if isinstance(factor, plain) and not isinstance(factor, bool) and 0 <= factor <= 1:
+        lower, upper = 0, factor
+    elif (isinstance(factor, (tuple, list)) and len(factor) == 2 and all(isinstance(f, plain) for f in factor)
+          and not (factor[0] > 1 or factor[1] < 0)):
+        lower, upper = sorted(factor)
+    else:
+        raise Unsupported(f"RandomContrast(factor={args.text('factor')}) is not a Keras contrast factor")
+    value_range = args.value("value_range")
+    if not (isinstance(value_range, (tuple, list)) and len(value_range) == 2 and all(isinstance(v, plain) for v in value_range)):
+        raise Unsupported(f"RandomContrast(value_range={args.text('value_range')}) is not two numbers")
+    low = "1.0" if lower == 0 else f"1 - {lower!r}"
+    return Built(None, [
+        "if self.training:  # RandomContrast: one factor per image, drawn as Keras 3 draws it; identity at inference",
+        f"    factor = torch.empty(x.shape[0], 1, 1, 1, device=x.device).uniform_({low}, 1 + {upper!r})",
+        f"    mean = x.mean(dim=({h}, {w}), keepdim=True)",
+        f"    x = ((x - mean) * factor + mean).clamp({value_range[0]!r}, {value_range[1]!r})",
+    ], t)
+
+
+def _random_crop(args: Args, t: Tensor) -> Built:
+    _check_channels_last(args)
+    h_axis, w_axis = _image_axes(t, "RandomCrop")
+    height, width = args.value("height"), args.value("width")
+    size_h, size_w = t.shape[0], t.shape[1]
+    if not (isinstance(height, int) and isinstance(width, int)):
+        raise Unsupported("RandomCrop needs static integer height and width")
+    if not (size_h.known and size_w.known and size_h.value > height and size_w.value > width):
+        raise Unsupported(f"RandomCrop({height}, {width}) on a {size_h.text} x {size_w.text} input: Keras resizes "
+                          "unless the input is larger on both axes; only that case is supported")
+    index = [":"] * 4
+    index[h_axis], index[w_axis] = f"top:top + {height}", f"left:left + {width}"
+    out = (Dim.of(height), Dim.of(width), t.shape[2])
+    return Built(None, [
+        "if self.training:  # RandomCrop: one random window for the whole batch, as Keras 3 draws it",
+        f"    top = int(torch.randint(0, {size_h.value - height + 1}, ()))",
+        f"    left = int(torch.randint(0, {size_w.value - width + 1}, ()))",
+        f"    x = x[{', '.join(index)}]",
+        "# Keras 3 returns the input uncropped at inference (its declared output shape is the crop's)",
+    ], Tensor(out, t.layout))
+
+
+# --------------------------------------------------------------------------- noise, dropout, activations
+
+
+def _spatial_dropout(n: int):
+    def build(args: Args, t: Tensor) -> Built:
+        _check_channels_last(args)
+        _need_shape(t, f"SpatialDropout{n}D", rank=n + 2)
+        # Keras drops whole channels (noise shape (batch, 1, ..., channels)): torch's DropoutNd on channels-first
+        return Built(f"nn.Dropout{n}d({args.text('rate')})", ["x = {m}(x)"], t)
+
+    return build
+
+
+def _gaussian_noise(args: Args, t: Tensor) -> Built:
+    return Built(None, ["if self.training:  # GaussianNoise: identity at inference",
+                        f"    x = x + torch.randn_like(x) * {_grouped(args.text('stddev'))}"], t)
+
+
+def _gaussian_dropout(args: Args, t: Tensor) -> Built:
+    rate = _grouped(args.text("rate"))
+    return Built(None, ["if self.training:  # GaussianDropout: multiplicative noise N(1, rate / (1 - rate)); identity at inference",
+                        f"    x = x * (1 + torch.randn_like(x) * ({rate} / (1 - {rate})) ** 0.5)"], t)
+
+
+def _elu(args: Args, t: Tensor) -> Built:
+    alpha = "" if "alpha" not in args.given else f", alpha={args.text('alpha')}"
+    return Built(None, [f"x = F.elu(x{alpha})"], t)
+
+
+def _prelu(args: Args, t: Tensor) -> Built:
+    shape = _need_shape(t, "PReLU")
+    rank = len(shape) + 1
+    shared = args.value("shared_axes")
+    shared = () if shared is None else (shared,) if isinstance(shared, int) else tuple(shared)
+    if not all(isinstance(a, int) and 1 <= a < rank for a in shared):
+        raise Unsupported(f"PReLU(shared_axes={args.text('shared_axes')}) must name non-batch axes as positive ints")
+    alpha_shape = tuple(1 if i + 1 in shared else d for i, d in enumerate(shape))
+    if all(i + 1 in shared for i in range(len(shape))):
+        channels, layout = Dim.of(1), t.layout  # one slope for everything
+    elif rank == 2 or all(i + 1 in shared for i in range(len(shape) - 1)):
+        channels, layout = shape[-1], TORCH  # one slope per channel: torch's PReLU on channels-first
+    else:
+        raise Unsupported("PReLU with a slope per position (shared_axes not covering the spatial axes) has no "
+                          "torch nn.PReLU equivalent")
+    if not all(d.known if isinstance(d, Dim) else True for d in alpha_shape):
+        raise Unsupported("PReLU: the input size is unknown")
+    keras_shape = tuple(d if isinstance(d, int) else d.value for d in alpha_shape)
+    transform = Transpose() if keras_shape == (channels.value,) else Reshape(keras_shape, (channels.value,))
+    if rank > 2 and layout == TORCH and t.layout != TORCH:
+        lines, t = to_layout(t, TORCH)
+    else:
+        lines = []
+    return Built(
+        f"nn.PReLU({'' if channels.value == 1 else channels.text})",
+        lines + ["x = {m}(x)"], t,
+        weights=(rule("alpha", "weight", transform),),
+        setup=["nn.init.zeros_({m}.weight)  # Keras' alpha_initializer='zeros' (torch starts at 0.25)"],
+        shapes=shapes(weight=(channels,)),
+    )
+
+
+# --------------------------------------------------------------------------- wrappers
+
+
+def _time_distributed(args: Args, t: Tensor) -> Built:
+    given = args.given.get("layer")
+    inner = given.value if given is not None else None
+    if not isinstance(inner, InnerLayer):
+        spelled = given.text if given is not None else "..."
+        raise Unsupported(f"TimeDistributed({spelled}): the wrapped layer was not recognised as a layer constructor "
+                          "call (TimeDistributed(layer=Dense(...)) is)")
+    if inner.kind == "BatchNormalization":
+        raise Unsupported("TimeDistributed(BatchNormalization): Keras normalises each time step's batch on its "
+                          "own; one norm over batch * time differs in training")
+    if inner.kind == "TimeDistributed":
+        raise Unsupported("TimeDistributed(TimeDistributed(...)) is not supported yet")
+    shape = _need_shape(t, "TimeDistributed")
+    if len(shape) < 2:
+        raise Unsupported("TimeDistributed needs a (batch, time, ...) input")
+    spec = LAYERS[inner.kind]
+    steps = shape[0]
+    before, inner_t = to_layout(Tensor(shape[1:], KERAS), spec.layout)
+    built = spec.build(inner.args, inner_t)
+    after, out = to_layout(built.output, KERAS)
+    if out.shape is None:
+        raise Unsupported(f"TimeDistributed({inner.kind}): the inner output shape is unknown")
+    forward = [] if steps.known else ["steps = x.shape[1]"]
+    forward += ["x = x.flatten(0, 1)  # (batch, time, ...) -> (batch * time, ...): the layer sees every step",
+                *before, *built.forward, *after,
+                f"x = x.unflatten(0, (-1, {steps.text if steps.known else 'steps'}))  # back to (batch, time, ...)"]
+    return Built(built.module, forward, Tensor((steps, *out.shape), KERAS), init=built.init, weights=built.weights,
+                 notes=built.notes, setup=built.setup, shapes=built.shapes)
+
+
 # --------------------------------------------------------------------------- the table
 
 _CONV_DEFAULTS = {
@@ -623,12 +1129,69 @@ _CONV_DEFAULTS = {
 }
 _CONV_PARAMS = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups", "activation", "use_bias")
 _POOL_PARAMS = ("pool_size", "strides", "padding", "data_format")
+_TRANSPOSE_DEFAULTS = {
+    "strides": 1, "padding": "valid", "output_padding": None, "data_format": None, "dilation_rate": 1,
+    "activation": None, "use_bias": True,
+}
+_TRANSPOSE_NOTE = ("Keras' output size ('same', output_padding) from torch's padding/output_padding and, for an odd "
+                   "'same' total, a slice at the end, as TensorFlow crops; no dilation_rate")
+
+
+def _transpose_spec(n: int) -> LayerSpec:
+    # Conv3DTranspose lists data_format before output_padding, the 1D and 2D ones after it
+    middle = ("data_format", "output_padding") if n == 3 else ("output_padding", "data_format")
+    ones = 1 if n == 1 else (1,) * n
+    return LayerSpec(
+        f"Conv{n}DTranspose", ("filters", "kernel_size", "strides", "padding", *middle, "dilation_rate", "activation", "use_bias"),
+        {**_TRANSPOSE_DEFAULTS, "strides": ones, "dilation_rate": ones}, _conv_transpose(n),
+        torch=f"nn.ConvTranspose{n}d", layout=TORCH, note=_TRANSPOSE_NOTE,
+    )
+
+
+_DEPTHWISE_DEFAULTS = {
+    "strides": 1, "padding": "valid", "depth_multiplier": 1, "data_format": None, "dilation_rate": 1,
+    "activation": None, "use_bias": True,
+}
+
+
+def _depthwise_spec(n: int) -> LayerSpec:
+    ones = 1 if n == 1 else (1,) * n
+    return LayerSpec(
+        f"DepthwiseConv{n}D",
+        ("kernel_size", "strides", "padding", "depth_multiplier", "data_format", "dilation_rate", "activation", "use_bias"),
+        {**_DEPTHWISE_DEFAULTS, "strides": ones, "dilation_rate": ones}, _depthwise_conv(n),
+        torch=f"nn.Conv{n}d", layout=TORCH, note="groups=in_channels; kernel (*k, in, multiplier) -> (in * multiplier, 1, *k)",
+    )
+
+
+def _separable_spec(n: int) -> LayerSpec:
+    ones = 1 if n == 1 else (1,) * n
+    return LayerSpec(
+        f"SeparableConv{n}D",
+        ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "depth_multiplier", "activation", "use_bias"),
+        {**_DEPTHWISE_DEFAULTS, "strides": ones, "dilation_rate": ones}, _separable_conv(n),
+        torch=f"nn.Conv{n}d", layout=TORCH,
+        note="an `nn.ModuleDict` of a grouped `depthwise` conv (no bias) and a 1x1 `pointwise` conv (the bias)",
+    )
+
+
+def _resampling_spec(kind: str, n: int, param: str, default, build, torch: str, note: str = "",
+                     data_format: bool = True, **more) -> LayerSpec:
+    """UpSampling, ZeroPadding and Cropping rows: ``(param[, data_format][, more...])``."""
+    params = (param, "data_format", *more) if data_format else (param,)
+    defaults = {param: default, **({"data_format": None} if data_format else {}), **more}
+    return LayerSpec(f"{kind}{n}D", params, defaults, build, torch=torch, layout=TORCH, note=note)
+
+
+_AUGMENTATION_NOTE = "identity at inference, as in Keras; the training-time augmentation is not carried over (a TODO says so)"
 
 
 def _pool_spec(n: int, kind: str, name: str) -> LayerSpec:
+    defaults = {"pool_size": 2 if n == 1 else (2,) * n, "strides": None, "padding": "valid", "data_format": None}
+    if name == "AveragePooling3D":
+        del defaults["pool_size"]  # Keras requires it there
     return LayerSpec(
-        name, _POOL_PARAMS,
-        {"pool_size": 2 if n == 1 else (2, 2), "strides": None, "padding": "valid", "data_format": None},
+        name, _POOL_PARAMS, defaults,
         _pool(n, kind), torch=f"nn.{'MaxPool' if kind == 'max' else 'AvgPool'}{n}d", layout=TORCH,
     )
 
@@ -672,18 +1235,34 @@ _SPECS = [
     LayerSpec("ReLU", ("max_value", "negative_slope", "threshold"), {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}, _relu, torch="torch.relu"),
     LayerSpec("LeakyReLU", ("negative_slope",), {"negative_slope": 0.3}, _leaky_relu, torch="F.leaky_relu", extra=("alpha",), note="Keras' default slope 0.3 is kept"),
     LayerSpec("Softmax", ("axis",), {"axis": -1}, _softmax, torch="torch.softmax"),
+    LayerSpec("ELU", ("alpha",), {"alpha": 1.0}, _elu, torch="F.elu"),
+    LayerSpec("PReLU", (), {"shared_axes": None}, _prelu, torch="nn.PReLU", extra=("shared_axes",),
+              note="alpha starts at 0 like Keras; one slope, or one per channel (shared_axes covering the spatial axes)"),
     LayerSpec("Conv1D", _CONV_PARAMS, {**_CONV_DEFAULTS}, _conv(1), torch="nn.Conv1d", layout=TORCH,
               note="(N, L, C) input permuted to (N, C, L); strided 'same' padded like TensorFlow"),
     LayerSpec("Conv2D", _CONV_PARAMS, {**_CONV_DEFAULTS, "strides": (1, 1), "dilation_rate": (1, 1)}, _conv(2), torch="nn.Conv2d", layout=TORCH,
               note="NHWC input permuted to NCHW; strided 'same' padded like TensorFlow"),
+    LayerSpec("Conv3D", _CONV_PARAMS, {**_CONV_DEFAULTS, "strides": (1, 1, 1), "dilation_rate": (1, 1, 1)}, _conv(3), torch="nn.Conv3d", layout=TORCH,
+              note="NDHWC input permuted to NCDHW; strided 'same' padded like TensorFlow"),
+    _transpose_spec(1),
+    _transpose_spec(2),
+    _transpose_spec(3),
+    _depthwise_spec(1),
+    _depthwise_spec(2),
+    _separable_spec(1),
+    _separable_spec(2),
     _pool_spec(1, "max", "MaxPooling1D"),
     _pool_spec(2, "max", "MaxPooling2D"),
     _pool_spec(1, "average", "AveragePooling1D"),
     _pool_spec(2, "average", "AveragePooling2D"),
+    _pool_spec(3, "max", "MaxPooling3D"),
+    _pool_spec(3, "average", "AveragePooling3D"),
     _global_spec(1, "average", "GlobalAveragePooling1D"),
     _global_spec(2, "average", "GlobalAveragePooling2D"),
     _global_spec(1, "max", "GlobalMaxPooling1D"),
     _global_spec(2, "max", "GlobalMaxPooling2D"),
+    _global_spec(3, "average", "GlobalAveragePooling3D"),
+    _global_spec(3, "max", "GlobalMaxPooling3D"),
     LayerSpec(
         "BatchNormalization", ("axis", "momentum", "epsilon", "center", "scale"),
         {"axis": -1, "momentum": 0.99, "epsilon": 0.001, "center": True, "scale": True}, _batch_norm,
@@ -705,6 +1284,57 @@ _SPECS = [
         {"merge_mode": "concat", "weights": None, "backward_layer": None}, _bidirectional,
         torch="nn.LSTM/GRU/RNN(bidirectional=True)", layout=KERAS,
     ),
+    _resampling_spec("UpSampling", 1, "size", 2, _upsampling(1), "nn.Upsample", data_format=False),
+    _resampling_spec("UpSampling", 2, "size", (2, 2), _upsampling(2), "nn.Upsample", interpolation="nearest",
+                     note="'nearest' and 'bilinear' (align_corners=False) only: torch's other kernels differ"),
+    _resampling_spec("UpSampling", 3, "size", (2, 2, 2), _upsampling(3), "nn.Upsample"),
+    _resampling_spec("ZeroPadding", 1, "padding", 1, _zero_padding(1), "nn.ZeroPad1d"),
+    _resampling_spec("ZeroPadding", 2, "padding", (1, 1), _zero_padding(2), "nn.ZeroPad2d"),
+    _resampling_spec("ZeroPadding", 3, "padding", ((1, 1), (1, 1), (1, 1)), _zero_padding(3), "nn.ZeroPad3d"),
+    _resampling_spec("Cropping", 1, "cropping", (1, 1), _cropping(1), "Tensor slicing", data_format=False),
+    _resampling_spec("Cropping", 2, "cropping", ((0, 0), (0, 0)), _cropping(2), "Tensor slicing"),
+    _resampling_spec("Cropping", 3, "cropping", ((1, 1), (1, 1), (1, 1)), _cropping(3), "Tensor slicing"),
+    LayerSpec("RepeatVector", ("n",), {}, _repeat_vector, torch="Tensor.repeat", layout=KERAS),
+    LayerSpec("Permute", ("dims",), {}, _permute, torch="Tensor.permute", layout=KERAS),
+    LayerSpec("Rescaling", ("scale", "offset"), {"offset": 0.0}, _rescaling, torch="Tensor arithmetic",
+              note="a number each (per-channel scale/offset not yet)"),
+    LayerSpec("Normalization", ("axis", "mean", "variance", "invert"),
+              {"axis": -1, "mean": None, "variance": None, "invert": False}, _normalization,
+              torch="nn.Module", layout=KERAS,
+              note="axis=-1; adapted mean/variance/count -> registered buffers, constructor mean/variance -> constant buffers; "
+                   "divides by max(sqrt(variance), 1e-7) like Keras"),
+    LayerSpec("RandomFlip", ("mode", "seed", "data_format"), {"mode": "horizontal_and_vertical", "seed": None, "data_format": None},
+              _random_flip, torch="Tensor.flip",
+              note="per-image flip under `if self.training:`, as Keras draws it; identity at inference"),
+    LayerSpec("RandomContrast", ("factor", "value_range", "seed"), {"value_range": (0, 255), "seed": None, "data_format": None},
+              _random_contrast, torch="Tensor arithmetic", extra=("data_format",),
+              note="per-image factor under `if self.training:`, as Keras 3 draws it; identity at inference"),
+    LayerSpec("RandomCrop", ("height", "width", "seed", "data_format"), {"seed": None, "data_format": None},
+              _random_crop, torch="Tensor slicing",
+              note="one random window per batch under `if self.training:` (input larger than the crop); "
+                   "identity at inference, as Keras 3"),
+    *(LayerSpec(name, params, defaults, _augmentation(name), torch="identity", note=_AUGMENTATION_NOTE)
+      for name, params, defaults in (
+          ("RandomRotation", ("factor", "fill_mode", "interpolation", "seed", "fill_value", "data_format"),
+           {"fill_mode": "reflect", "interpolation": "bilinear", "seed": None, "fill_value": 0.0, "data_format": None}),
+          ("RandomZoom", ("height_factor", "width_factor", "fill_mode", "interpolation", "seed", "fill_value", "data_format"),
+           {"width_factor": None, "fill_mode": "reflect", "interpolation": "bilinear", "seed": None, "fill_value": 0.0,
+            "data_format": None}),
+          ("RandomTranslation", ("height_factor", "width_factor", "fill_mode", "interpolation", "seed", "fill_value", "data_format"),
+           {"fill_mode": "reflect", "interpolation": "bilinear", "seed": None, "fill_value": 0.0, "data_format": None}),
+      )),
+    LayerSpec("TimeDistributed", ("layer",), {}, _time_distributed, torch="the inner layer's module", layout=KERAS,
+              note="the inner layer runs on (batch * time, ...) and is reshaped back; BatchNormalization inside is refused"),
+    LayerSpec("SpatialDropout1D", ("rate", "seed"), {"seed": None}, _spatial_dropout(1), torch="nn.Dropout1d", layout=TORCH,
+              note="whole channels dropped, as Keras does"),
+    LayerSpec("SpatialDropout2D", ("rate", "data_format", "seed"), {"data_format": None, "seed": None}, _spatial_dropout(2),
+              torch="nn.Dropout2d", layout=TORCH, note="whole channels dropped, as Keras does"),
+    LayerSpec("SpatialDropout3D", ("rate", "data_format", "seed"), {"data_format": None, "seed": None}, _spatial_dropout(3),
+              torch="nn.Dropout3d", layout=TORCH, note="whole channels dropped, as Keras does"),
+    LayerSpec("GaussianNoise", ("stddev", "seed"), {"seed": None}, _gaussian_noise, torch="torch.randn_like",
+              note="under `if self.training:`"),
+    LayerSpec("GaussianDropout", ("rate", "seed"), {"seed": None}, _gaussian_dropout, torch="torch.randn_like",
+              note="under `if self.training:`"),
 ]
 
 #: Keras class name -> its row
@@ -717,6 +1347,11 @@ ALIASES = {
     "GlobalAvgPool1D": "GlobalAveragePooling1D", "GlobalAvgPool2D": "GlobalAveragePooling2D",
     "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
     "Convolution1D": "Conv1D", "Convolution2D": "Conv2D",
+    "MaxPool3D": "MaxPooling3D", "AvgPool3D": "AveragePooling3D",
+    "GlobalAvgPool3D": "GlobalAveragePooling3D", "GlobalMaxPool3D": "GlobalMaxPooling3D",
+    "Convolution3D": "Conv3D", "Convolution1DTranspose": "Conv1DTranspose",
+    "Convolution2DTranspose": "Conv2DTranspose", "Convolution3DTranspose": "Conv3DTranspose",
+    "SeparableConvolution1D": "SeparableConv1D", "SeparableConvolution2D": "SeparableConv2D",
 }
 
 

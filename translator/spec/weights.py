@@ -131,6 +131,44 @@ class FlattenRows:
 
 
 @dataclass(frozen=True)
+class Depthwise:
+    """A Keras depthwise kernel (*k, in, multiplier) <-> torch's grouped-convolution weight
+    (in * multiplier, 1, *k): output channel ``c * multiplier + m`` in both frameworks."""
+
+    multiplier: int
+
+    def to_torch(self, a):
+        n = a.ndim - 2
+        *k, channels, mult = a.shape
+        return a.transpose(n, n + 1, *range(n)).reshape(channels * mult, 1, *k)
+
+    def to_keras(self, w):
+        n = w.ndim - 2
+        a = w.reshape(w.shape[0] // self.multiplier, self.multiplier, *w.shape[2:])
+        return a.transpose(*range(2, n + 2), 0, 1)
+
+    def describe(self) -> str:
+        return f"depthwise (*k, in, {self.multiplier}) -> (in * {self.multiplier}, 1, *k)"
+
+
+@dataclass(frozen=True)
+class Reshape:
+    """Same values, another shape (PReLU's shared-axes alpha (1, 1, C) <-> torch's (C,))."""
+
+    keras_shape: tuple[int, ...]
+    torch_shape: tuple[int, ...]
+
+    def to_torch(self, a):
+        return a.reshape(self.torch_shape)
+
+    def to_keras(self, w):
+        return w.reshape(self.keras_shape)
+
+    def describe(self) -> str:
+        return f"reshape{self.keras_shape} -> {self.torch_shape}"
+
+
+@dataclass(frozen=True)
 class WeightRule:
     """Keras variables ``keras`` (names, in layer order) <-> torch parameters ``torch``."""
 
