@@ -90,7 +90,9 @@ def model_expr(model: ModelIR, constants: Mapping[str, object] | None = None, na
         raise ConcreteValueError(f"class {model.class_name} takes parameters {model.init_params}; "
                                  "verify needs concrete values")
     if model.graph is not None:
-        raise ConcreteValueError("a Functional model is rebuilt by model_script, not as one expression")
+        # a graph needs statements: one expression that runs them (for callers that eval an expression)
+        script = model_script(model, constants)
+        return f"(lambda ns: (exec({script!r}, ns), ns['model'])[1])({{'keras': keras}})"
     items = [f"keras.Input(shape={input_shape(model, constants)!r})"]
     for layer in model.layers:
         items.append(_layer(layer, constants, named))
