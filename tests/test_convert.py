@@ -17,6 +17,10 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURE_NAMES, FIXTURES, ROOT, run_tfpt
+
+#: the direct route reads Sequential models and Functional chains from a checkpoint; a branching
+#: graph is refused with a pointer to the ONNX route (tested below)
+CONVERTIBLE = [n for n in FIXTURE_NAMES if n != "functional_resnet"]
 from converters.keras_files import read_keras_file
 from converters.torch_files import PlannedTensor, StateFileError, read_safetensors, write_safetensors
 
@@ -53,7 +57,7 @@ BUILD = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     out = tmp_path_factory.mktemp("convert")
-    proc = subprocess.run([sys.executable, "-c", BUILD, str(out), ",".join(FIXTURE_NAMES)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", BUILD, str(out), ",".join(CONVERTIBLE)], capture_output=True,
                           text=True, cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)}, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads((out / "classes.json").read_text())
@@ -89,7 +93,7 @@ def _weights(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", FIXTURE_NAMES)
+@pytest.mark.parametrize("name", CONVERTIBLE)
 def test_round_trip_is_bit_identical_and_verified(saved, tmp_path, name):
     """.keras -> .safetensors (verified) -> .keras gives the same bits back.
 
