@@ -59,6 +59,8 @@ from typing import Any, Iterator
 import h5py
 import numpy as np
 
+from translator.ir import snake_case
+
 DEFAULT_MAX_BYTES = 8 << 30
 DEFAULT_MAX_RATIO = 200  # uncompressed / compressed, for members above _RATIO_MIN_SIZE
 _RATIO_MIN_SIZE = 1 << 20
@@ -92,13 +94,6 @@ class KerasCheckpoint:
 # --------------------------------------------------------------------------- names
 
 
-def to_snake_case(name: str) -> str:
-    """keras.src.utils.naming.to_snake_case."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 _RNN_CELLS = {"LSTM": "LSTMCell", "GRU": "GRUCell", "SimpleRNN": "SimpleRNNCell"}
 _MODELS = ("Functional", "Sequential", "Model")
 
@@ -108,7 +103,7 @@ def _known_classes() -> dict[str, str]:
     from translator.spec.layers import ALIASES, LAYERS
 
     names = [*LAYERS, *ALIASES, *_RNN_CELLS.values(), "TimeDistributed"]
-    return {to_snake_case(c): ALIASES.get(c, c) for c in names}
+    return {snake_case(c): ALIASES.get(c, c) for c in names}
 
 
 _BY_SNAKE = _known_classes()
@@ -419,7 +414,7 @@ def _read_keras3(f, config, where, scope=None):
     out = []
     for lcfg in lcfgs:
         cls = lcfg.get("class_name")
-        key = _unique(to_snake_case(cls or ""), used)
+        key = _unique(snake_case(cls or ""), used)
         cfg = lcfg.get("config") if isinstance(lcfg.get("config"), dict) else None
         name = _layer_name(lcfg) or key
         if root is None or key not in root:

@@ -56,25 +56,38 @@ def build_layers(model: ModelIR) -> list[tuple[object, Built, list[str]]]:
     return out
 
 
+@dataclass
+class _Submodules:
+    """What ``__init__`` builds, collected once for Sequential and Functional classes alike."""
+
+    init_lines: list[str] = field(default_factory=list)
+    weights: list = field(default_factory=list)
+    notes: list[tuple[int, int, str]] = field(default_factory=list)
+    shapes: dict[str, dict[str, tuple]] = field(default_factory=dict)
+
+    def add(self, layer, b: Built) -> None:
+        """A layer's module (if it has one): its notes, construction, setup, weights and shapes."""
+        if not b.module:
+            return
+        ref = f"self.{layer.attr}"
+        for note in layer.notes:
+            self.init_lines.append(f"# TODO(tfpt): {note}")
+            self.notes.append((layer.line, layer.col, note))
+        self.init_lines.append(f"{ref} = {b.module}")
+        self.init_lines.extend(line.replace("{m}", ref) for line in b.setup)
+        self.weights.append((layer.attr, b.weights))
+        self.shapes[layer.attr] = b.shapes
+
+
 def emit_model(model: ModelIR) -> EmittedModel:
     """The class source for ``model``; raises LayerError when a layer cannot be translated."""
     built = build_layers(model)
-    init_lines: list[str] = []
+    subs = _Submodules()
     forward: list[str] = []
-    weights = []
-    notes = []
     layer_notes: list = []
-    param_shapes: dict[str, dict[str, tuple]] = {}
     for layer, b, permutes in built:
         ref = f"self.{layer.attr}"
-        if b.module:
-            for note in layer.notes:
-                init_lines.append(f"# TODO(tfpt): {note}")
-                notes.append((layer.line, layer.col, note))
-            init_lines.append(f"{ref} = {b.module}")
-            init_lines.extend(line.replace("{m}", ref) for line in b.setup)
-            weights.append((layer.attr, b.weights))
-            param_shapes[layer.attr] = b.shapes
+        subs.add(layer, b)
         forward.extend(permutes)
         forward.extend(line.replace("{m}", ref) for line in b.forward)
         layer_notes.extend((layer, note) for note in b.notes)
@@ -85,8 +98,8 @@ def emit_model(model: ModelIR) -> EmittedModel:
     reset = _reset_parameters([(layer, b) for layer, b, _ in built if b.module])
     spatial = model.input.rank is not None and model.input.rank >= 4
     takes = "takes the same channels-last input as Keras" if spatial else "takes the same input as Keras"
-    source = _class_source(model, "Sequential", takes, init_lines, reset, "x", forward + ["return x"])
-    return EmittedModel(source, final, weights, notes, param_shapes, layer_notes)
+    source = _class_source(model, "Sequential", takes, subs.init_lines, reset, "x", forward + ["return x"])
+    return EmittedModel(source, final, subs.weights, subs.notes, subs.shapes, layer_notes)
 
 
 def _class_source(model: ModelIR, kind: str, takes: str, init_lines, reset, params: str, forward) -> str:
@@ -120,10 +133,7 @@ def emit_graph(model: ModelIR, built: list[Built], submodels: dict) -> EmittedMo
     maps an attribute to the (ModelIR, EmittedModel) of a nested model.
     """
     graph = model.graph
-    init_lines: list[str] = []
-    weights = []
-    notes = []
-    param_shapes: dict[str, dict[str, tuple]] = {}
+    subs = _Submodules()
     attr_order = []
     for node in graph.nodes:
         if node.attr and node.attr not in attr_order:
@@ -133,28 +143,19 @@ def emit_graph(model: ModelIR, built: list[Built], submodels: dict) -> EmittedMo
         if attr in submodels:
             inner, emitted = submodels[attr]
             # the same object the script built: Keras shares a nested model's weights with it
-            init_lines.append(f"self.{attr} = {attr}")
-            weights.extend((f"{attr}.{a}", rules) for a, rules in emitted.weights)
-            param_shapes.update({f"{attr}.{a}": p for a, p in emitted.shapes.items()})
+            subs.init_lines.append(f"self.{attr} = {attr}")
+            subs.weights.extend((f"{attr}.{a}", rules) for a, rules in emitted.weights)
+            subs.shapes.update({f"{attr}.{a}": p for a, p in emitted.shapes.items()})
             continue
-        layer, b = by_attr[attr]
-        if not b.module:
-            continue
-        for note in layer.notes:
-            init_lines.append(f"# TODO(tfpt): {note}")
-            notes.append((layer.line, layer.col, note))
-        init_lines.append(f"self.{attr} = {b.module}")
-        init_lines.extend(line.replace("{m}", f"self.{attr}") for line in b.setup)
-        weights.append((attr, b.weights))
-        param_shapes[attr] = b.shapes
+        subs.add(*by_attr[attr])
     forward, params, returned, final = _graph_forward(graph)
     reset = _reset_parameters([(layer, b) for layer, b in zip(model.layers, built) if b.module])
     spatial = any(t.rank is not None and t.rank >= 4 for _, _, t in graph.inputs)
     takes = ("takes the same channels-last inputs as Keras" if spatial else "takes the same inputs as Keras") \
         if len(graph.inputs) > 1 else ("takes the same channels-last input as Keras" if spatial else "takes the same input as Keras")
-    source = _class_source(model, "Functional", takes, init_lines, reset, ", ".join(params), forward + [returned])
+    source = _class_source(model, "Functional", takes, subs.init_lines, reset, ", ".join(params), forward + [returned])
     layer_notes = [(layer, note) for layer, b in zip(model.layers, built) for note in b.notes]
-    return EmittedModel(source, final, weights, notes, param_shapes, layer_notes)
+    return EmittedModel(source, final, subs.weights, subs.notes, subs.shapes, layer_notes)
 
 
 def _graph_forward(graph) -> tuple[list[str], list[str], str, Tensor]:

@@ -65,7 +65,7 @@ def _assigned_names(body) -> dict[str, int]:
     counts: dict[str, int] = {}
 
     def bind(target, weight=1):
-        for n in _target_names(target):
+        for n in target_names(target):
             counts[n] = counts.get(n, 0) + weight
 
     def walk(stmts):
@@ -109,14 +109,14 @@ def _blocks(stmt):
         yield handler.body.body
 
 
-def _target_names(target):
+def target_names(target):
     if isinstance(target, cst.Name):
         yield target.value
     elif isinstance(target, (cst.Tuple, cst.List)):
         for el in target.elements:
-            yield from _target_names(el.value)
+            yield from target_names(el.value)
     elif isinstance(target, cst.StarredElement):
-        yield from _target_names(target.value)
+        yield from target_names(target.value)
 
 
 def _constants(body, outer: ChainMap) -> dict[str, object]:

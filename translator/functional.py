@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from .evaluate import UNKNOWN, code, evaluate
-from .ir import Graph, LayerIR, ModelIR, Node, identifier, unique_attr
+from .evaluate import UNKNOWN, code, evaluate, names_read
+from .ir import Graph, LayerIR, ModelIR, Node, identifier, snake_case, unique_attr
 from .lines import placeholder_lines
 from .spec import activations, layers, merges
 from .spec.layers import KERAS, TORCH, Tensor, Unsupported, to_layout
@@ -175,7 +175,7 @@ class Tracer:
 
     def _unfollowed(self, stmt) -> None:
         """A statement the tracer does not run: fine unless it touches the graph."""
-        touched = [n for n in _names_in(stmt) if self.frame.lookup(n) is not None]
+        touched = [n for n in names_read(stmt) if self.frame.lookup(n) is not None]
         if touched:
             raise GraphError(f"this {type(stmt).__name__.lower()} statement uses Keras tensors or layers "
                              f"({', '.join(sorted(set(touched)))}) in a way tfpt does not follow", stmt)
@@ -247,7 +247,7 @@ class Tracer:
             return
         if _is_symbolic(value):
             raise GraphError(f"storing Keras tensors or layers in {code(target)} is not translated", stmt)
-        for n in _names_in(target):
+        for n in names_read(target):
             if self.frame.lookup(n) is not None:
                 raise GraphError(f"{code(target)} changes a Keras tensor or layer; not translated", stmt)
 
@@ -416,7 +416,7 @@ class Tracer:
                     return _TensorShape(self.tensors[base.id])
                 raise GraphError(f"{code(node)} on a Keras tensor or layer is not translated", node)
             return evaluate(node, self.frame.env)
-        for n in _names_in(node):
+        for n in names_read(node):
             if self.frame.lookup(n) is not None:
                 raise GraphError(f"{code(node)} uses Keras tensors in a way tfpt does not follow", node)
         return evaluate(node, self.frame.env)
@@ -615,7 +615,7 @@ class Tracer:
             attr = layer.var
         else:
             counters = self.counters if counters is None else counters
-            base = _snake_case(layer.spec.keras)
+            base = snake_case(layer.spec.keras)
             n = counters.get(base, 0)
             counters[base] = n + 1
             attr = base if n == 0 else f"{base}_{n}"
@@ -951,15 +951,6 @@ def _prefixed(what: str, error: Exception) -> str:
     return message if message.startswith(what) else f"{what}: {message}"
 
 
-def _snake_case(name: str) -> str:
-    import re
-
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
-    return name.lower()
-
-
 def _call_site_values(rec, fn: cst.FunctionDef) -> dict[str, object]:
     """Parameters of builder ``fn`` that every call in the module passes the same static value
     (or leaves at a static default): ``build(10, 3)`` with ``depth=2`` gives ``depth`` 2."""
@@ -988,21 +979,6 @@ def _call_site_values(rec, fn: cst.FunctionDef) -> dict[str, object]:
 
 def _functions(module: cst.Module) -> dict[str, cst.FunctionDef]:
     return {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
-
-
-def _names_in(node) -> list[str]:
-    out = []
-
-    class V(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name):
-            out.append(n.value)
-
-        def visit_Attribute(self, n: cst.Attribute):
-            n.value.visit(self)
-            return False
-
-    node.visit(V())
-    return out
 
 
 __all__ = ["GraphError", "MODEL", "Tracer"]

@@ -105,6 +105,14 @@ def unique_attr(attr: str, used: dict[str, int]) -> str:
     return attr
 
 
+def snake_case(name: str) -> str:
+    """Keras' own layer auto-naming (keras.src.utils.naming.to_snake_case): ``Conv2D`` -> ``conv2d``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower()
+
+
 def camel_case(name: str) -> str:
     """A class name from a Keras model name (``my_model`` -> ``MyModel``)."""
     parts = [p for p in re.split(r"[^0-9A-Za-z]+", name) if p]

@@ -18,8 +18,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from . import emit_torch, names
 from .functional import MODEL, GraphError, Tracer
 from .diagnostics import Diagnostic
-from .evaluate import Constants, code, evaluate, names_read, value_of
-from .ir import LayerIR, ModelIR, camel_case, identifier, unique_attr
+from .evaluate import Constants, code, evaluate, names_read, target_names, value_of
+from .ir import LayerIR, ModelIR, camel_case, identifier, snake_case, unique_attr
 from .spec import activations, calls, layers, training
 from .spec.layers import NEUTRAL_ARGS, TRAINING_ONLY_ARGS, Tensor, Unsupported
 from .spec.values import UNKNOWN, Dim, Value
@@ -61,14 +61,6 @@ class Plan:
 _SEQUENTIAL = "keras.Sequential"
 _INPUTS = ("keras.Input", "keras.layers.Input")
 _INPUT_LAYER = "keras.layers.InputLayer"
-
-
-def snake_case(name: str) -> str:
-    """Keras' own layer auto-naming (keras.src.utils.naming.to_snake_case)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
-    return name.lower()
 
 
 class Recogniser:
@@ -1147,24 +1139,16 @@ def _bound_names(stmt) -> set[str]:
 
     class V(cst.CSTVisitor):
         def visit_AssignTarget(self, n):
-            out.update(x.value for x in _target_names(n.target))
+            out.update(target_names(n.target))
 
         def visit_AugAssign(self, n):
-            out.update(x.value for x in _target_names(n.target))
+            out.update(target_names(n.target))
 
         def visit_For(self, n):
-            out.update(x.value for x in _target_names(n.target))
+            out.update(target_names(n.target))
 
     stmt.visit(V())
     return out
-
-
-def _target_names(target):
-    if isinstance(target, cst.Name):
-        return [target]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for el in target.elements for n in _target_names(el.value)]
-    return []
 
 
 def _is_simple(text: str) -> bool:
