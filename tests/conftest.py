@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "keras"
 EXPECTED = ROOT / "fixtures" / "expected"
 FIXTURE_NAMES = sorted(p.stem for p in FIXTURES.glob("*.py"))
+#: fixtures that build Keras models (verify and convert run them); tf1_* are TF1 graph programs
+MODEL_FIXTURE_NAMES = [n for n in FIXTURE_NAMES if not n.startswith("tf1_")]
 
 
 def pytest_addoption(parser):

@@ -16,11 +16,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_NAMES, FIXTURES, ROOT, run_tfpt
+from conftest import FIXTURES, MODEL_FIXTURE_NAMES, ROOT, run_tfpt
 
 #: the direct route reads Sequential models and Functional chains from a checkpoint; a branching
 #: graph is refused with a pointer to the ONNX route (tested below)
-CONVERTIBLE = [n for n in FIXTURE_NAMES if n != "functional_resnet"]
+CONVERTIBLE = [n for n in MODEL_FIXTURE_NAMES if n not in ("functional_resnet", "functional_multi_io")]
 from converters.keras_files import read_keras_file
 from converters.torch_files import PlannedTensor, StateFileError, read_safetensors, write_safetensors
 

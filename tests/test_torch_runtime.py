@@ -588,3 +588,141 @@ def test_inputs_are_cast_to_float32_like_keras_inputs():
     model = torch.nn.Linear(3, 2)
     out = rt.predict(model, np.arange(6, dtype="uint8").reshape(2, 3))
     assert out.dtype == np.float32 and out.shape == (2, 2)
+
+
+# ---------------------------------------------------------------------------
+# Sample weights and class weights: Keras weighs each sample's loss and divides by the count
+# ---------------------------------------------------------------------------
+
+
+def _weights_for(values_shape, rng):
+    return rng.uniform(0.0, 3.0, size=values_shape).astype("float32")
+
+
+@pytest.mark.parametrize("ours, keras_class, kwargs, make_case, shapes", LOSS_CASES)
+def test_weighted_loss_matches_keras(keras, ours, keras_class, kwargs, make_case, shapes):
+    rng = rng_for(("weighted", ours, shapes))
+    y_pred, y_true = make_case(rng, *shapes)
+    # one weight per loss value Keras computes (per sample; per time step for sequence outputs)
+    values = getattr(keras.losses, keras_class)(reduction=None, **kwargs)(y_true, y_pred)
+    weights = _weights_for(tuple(values.shape) or (len(y_pred),), rng)
+    expected = float(getattr(keras.losses, keras_class)(**kwargs)(y_true, y_pred, sample_weight=weights))
+    got = getattr(rt, ours)(torch.from_numpy(y_pred), rt.to_tensor(y_true), torch.from_numpy(weights))
+    np.testing.assert_allclose(got.item(), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [pytest.param((8,), id="N"), pytest.param((8, 1), id="N1")])
+def test_weighted_loss_divides_by_the_count_not_the_weights(keras, shape):
+    rng = rng_for(shape)
+    y_pred, y_true = _probs(rng, (8, 3)), _onehot(rng, (8, 3))
+    weights = np.zeros(shape, dtype="float32")
+    weights[:2] = 1.0
+    expected = float(keras.losses.CategoricalCrossentropy()(y_true, y_pred, sample_weight=weights))
+    got = rt.categorical_crossentropy(torch.from_numpy(y_pred), torch.from_numpy(y_true), torch.from_numpy(weights))
+    np.testing.assert_allclose(got.item(), expected, rtol=1e-6)
+    unweighted = rt.categorical_crossentropy(torch.from_numpy(y_pred[:2]), torch.from_numpy(y_true[:2]))
+    np.testing.assert_allclose(got.item(), unweighted.item() * 2 / 8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("labels", [
+    pytest.param(np.array([0, 2, 1, 2, 0]), id="sparse-N"),
+    pytest.param(np.array([[0], [2], [1], [2], [3]]), id="sparse-N1"),
+    pytest.param(np.eye(3, dtype="float32")[[0, 2, 1, 2, 0]], id="one-hot"),
+    pytest.param(np.array([0.0, 1.0, 1.0, 0.0, 1.0], dtype="float32"), id="binary-float"),
+])
+def test_class_weights_match_keras(labels):
+    from keras.src.trainers.data_adapters.data_adapter_utils import class_weight_to_sample_weights
+
+    class_weight = {0: 0.5, 1: 2.0, 2: 3.0}  # class 3 is missing: weight 1
+    expected = class_weight_to_sample_weights(labels, class_weight)
+    np.testing.assert_array_equal(rt.class_weights(rt.to_tensor(labels), class_weight).numpy(), expected)
+
+
+WEIGHT_CASES = [
+    pytest.param({"sample_weight": "random"}, id="sample_weight"),
+    pytest.param({"sample_weight": "random", "validation_split": 0.25}, id="sample_weight-validation_split"),
+    pytest.param({"class_weight": {0: 0.2, 1: 3.0, 2: 1.5}}, id="class_weight"),
+    pytest.param({"class_weight": {1: 4.0}, "validation_split": 0.2}, id="class_weight-partial-validation_split"),
+]
+
+
+@pytest.mark.parametrize("case", ["categorical", "sparse"])
+@pytest.mark.parametrize("weights", WEIGHT_CASES)
+def test_fit_with_weights_matches_keras(keras, case, weights):
+    x, y, keras_model, torch_model = _training_setup(keras, case)
+    weights = dict(weights)
+    if weights.get("sample_weight") == "random":
+        weights["sample_weight"] = rng_for(("sw", case)).uniform(0, 2, size=len(x))
+    args = dict(epochs=2, batch_size=16, shuffle=False, verbose=0, **weights)
+    keras_history = keras_model.fit(x, y, **args)
+    history = rt.fit(torch_model, x, y, **args)
+    assert list(history.history) == list(keras_history.history)
+    for name, values in keras_history.history.items():
+        np.testing.assert_allclose(history.history[name], values, rtol=1e-4, err_msg=name)
+    sample_weight = rng_for("evaluate").uniform(0, 2, size=len(x))
+    expected = keras_model.evaluate(x, y, batch_size=16, sample_weight=sample_weight, verbose=0)
+    got = rt.evaluate(torch_model, x, y, batch_size=16, sample_weight=sample_weight, verbose=0)
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
+def test_fit_refuses_class_and_sample_weights_together_like_keras(keras):
+    x, y, keras_model, torch_model = _training_setup(keras, "sparse")
+    for fit in (keras_model.fit, lambda *a, **k: rt.fit(torch_model, *a, **k)):
+        with pytest.raises(ValueError, match="class_weight"):
+            fit(x, y, class_weight={0: 1.0}, sample_weight=np.ones(len(x)), verbose=0)
+
+
+# ---------------------------------------------------------------------------
+# Multi-input models: x as a list of arrays -> model(*inputs)
+# ---------------------------------------------------------------------------
+
+
+class TwoInputNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Linear(3, 4)
+        self.dense_1 = nn.Linear(6, 2)
+
+    def forward(self, a, b):
+        return torch.softmax(self.dense_1(torch.cat([torch.relu(self.dense(a)), b], dim=-1)), dim=-1)
+
+
+def test_multi_input_fit_evaluate_predict_match_keras(keras):
+    keras.utils.set_random_seed(0)
+    a, b = keras.Input((3,)), keras.Input((2,))
+    hidden = keras.layers.Dense(4, activation="relu")(a)
+    out = keras.layers.Dense(2, activation="softmax")(keras.layers.concatenate([hidden, b]))
+    keras_model = keras.Model([a, b], out)
+    keras_model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                        metrics=["accuracy"])
+    torch_model = TwoInputNet()
+    with torch.no_grad():
+        for layer, linear in zip([l for l in keras_model.layers if l.get_weights()], [torch_model.dense,
+                                                                                     torch_model.dense_1]):
+            kernel, bias = layer.get_weights()
+            linear.weight.copy_(torch.from_numpy(kernel.T))
+            linear.bias.copy_(torch.from_numpy(bias))
+    torch_model.optimizer = torch.optim.SGD(torch_model.parameters(), lr=0.1)
+    torch_model.loss_fn = rt.sparse_categorical_crossentropy
+    torch_model.metric_fns = {"accuracy": rt.sparse_categorical_accuracy}
+    rng = rng_for("multi-input")
+    x = [rng.normal(size=(40, 3)), rng.normal(size=(40, 2))]
+    y = rng.integers(0, 2, size=40)
+    args = dict(epochs=2, batch_size=8, shuffle=False, verbose=0, validation_split=0.25)
+    keras_history = keras_model.fit(x, y, **args)
+    history = rt.fit(torch_model, x, y, **args)
+    for name, values in keras_history.history.items():
+        np.testing.assert_allclose(history.history[name], values, rtol=1e-4, err_msg=name)
+    np.testing.assert_allclose(rt.evaluate(torch_model, tuple(x), y, verbose=0),
+                               keras_model.evaluate(tuple(x), y, verbose=0), rtol=1e-4)
+    np.testing.assert_allclose(rt.predict(torch_model, x, batch_size=7), keras_model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_multi_output_predict_returns_one_array_per_output():
+    class TwoHeads(nn.Module):
+        def forward(self, x):
+            return x[:, :1], x * 2
+
+    out = rt.predict(TwoHeads(), np.ones((5, 3)), batch_size=2)
+    assert isinstance(out, list) and [o.shape for o in out] == [(5, 1), (5, 3)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_NAMES, FIXTURES
+from conftest import FIXTURES, MODEL_FIXTURE_NAMES
 from converters import transfer
 from converters.keras_source import ConcreteValueError, keras_source, model_expr
 from converters.verify import EXIT_BAD_INPUT, module_constants, verify_file
@@ -25,7 +25,7 @@ TRAIN_STEPS = 3
 FORWARD_ONLY = {"functional_multi_io"}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in FIXTURE_NAMES])
+@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in MODEL_FIXTURE_NAMES])
 def test_fixture_verifies(name):
     lines: list[str] = []
     status = verify_file(str(FIXTURES / f"{name}.py"), train_steps=TRAIN_STEPS, out=lines.append)
@@ -38,6 +38,14 @@ def test_fixture_verifies(name):
     assert "skipped" not in report, report
     assert f"training {TRAIN_STEPS} steps" in report, report
 
+
+def test_functional_models_verify_each_one():
+    """Two-model file: the encoder alone and the model nesting it (shared weights, 3 inputs, 2 outputs)."""
+    lines: list[str] = []
+    assert verify_file(str(FIXTURES / "functional_multi_io.py"), out=lines.append) == 0, lines
+    report = "\n".join(lines)
+    assert "model 'encoder' (class Encoder): forward" in report, report
+    assert "model 'model' (class Model): forward" in report, report
 
 
 def test_verify_bad_input(tmp_path):

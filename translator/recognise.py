@@ -15,7 +15,7 @@ from typing import Callable
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from . import emit_torch, names
+from . import emit_torch, names, tf1
 from .functional import MODEL, GraphError, Tracer
 from .diagnostics import Diagnostic
 from .evaluate import Constants, code, evaluate, names_read, target_names, value_of
@@ -48,6 +48,8 @@ class Plan:
     star_modules_used: set[str] = field(default_factory=set)
     #: source text of what the replaced calls introduce
     call_texts: list[str] = field(default_factory=list)
+    #: ids of compound statements replaced by their own body (``with tf.Session() as sess:``)
+    unwrap: set[int] = field(default_factory=set)
 
     def replace(self, node: cst.CSTNode, make, text: str, keeps_args: bool = False) -> None:
         """Replace call ``node`` via ``make(updated)``; ``text`` is what it introduces."""
@@ -196,6 +198,7 @@ class Recogniser:
         self._finish_deferred()
         self._drop_inlined_functions()
         self._translate_calls()
+        tf1.translate(self)  # TF1 graph code: placeholders, sessions, minimize
         self._report_leftovers()
         self._record_edit_paths()
         self._record_surviving_names()
@@ -676,6 +679,10 @@ class Recogniser:
     # ------------------------------------------------------------------ calls on models and utilities
 
     def _translate_calls(self) -> None:
+        from . import callbacks, pipelines
+        from .spec import callbacks as callback_spec
+
+        self.pipelines = pipelines.Pipelines(self)
         for node in self.calls:
             if self.consumed_within(self.parent(node)):
                 continue
@@ -688,12 +695,22 @@ class Recogniser:
                           "(torch.as_tensor(x, dtype=torch.float32)) and returns one")
                 continue
             q = self.name(f)
-            if q is None:
+            if q is None or q == callback_spec.FROM_TENSOR_SLICES:
+                if not self.left_models:  # a model kept in Keras keeps its tf.data input and callbacks
+                    self.pipelines.visit(node, q)
                 continue
             if q in calls.UTILITIES:
                 self._utility(node, calls.UTILITIES[q])
             elif q in calls.LOAD_MODEL:
                 self._load_model(node)
+            elif q.startswith("keras.callbacks.") and not self.left_models:
+                callbacks.translate_constructor(self, node, q)
+            elif callback_spec.unmapped_reason(q):
+                self.consumed.add(id(node.func))
+                self.todo(node, q, callback_spec.unmapped_reason(q))
+        if not self.left_models:
+            callbacks.translate_subclasses(self)
+            self.pipelines.constants()
         for node in self.refs:
             if (isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in self.model_vars
                     and node.attr.value in calls.MODEL_METHOD_REASONS):
@@ -732,23 +749,37 @@ class Recogniser:
             self.todo(node, f"model.{spec.method}", f"model.{spec.method}() with *args or too many arguments is not translated")
             return
         for k, v in bound.items():
-            if k in spec.keeps:
-                continue
-            ok = spec.ignorable.get(k)
-            if ok == "*" or (ok and code(v) in ok):
+            if k in spec.keeps or spec.harmless(k, code(v)):
                 continue
             self.todo(node, f"model.{spec.method}", f"model.{spec.method}({k}=...) is not translated yet")
+            return
+        reason = self._data_reason(spec.method, bound)
+        if reason:
+            self.todo(node, f"model.{spec.method}", reason)
             return
         if spec.method in ("fit", "evaluate") and var in self.failed_compiles:
             self.todo(node, f"model.{spec.method}", f"model.{spec.method}() on a model whose compile() was not translated")
             return
-        def rebuild(updated: cst.Call, var=var, helper=spec.helper, params=spec.params, keeps=spec.keeps):
-            # the helper takes Keras' leading kept parameters positionally, the rest by keyword only
-            positional = next((i for i, p in enumerate(params) if p not in keeps), len(params))
+        dropped = {id(v) for k, v in bound.items() if spec.harmless(k, code(v))}
+        # continuation lines aligned with `model.fit(` move left with the parenthesis
+        shift = len(code(node.func)) - len(spec.helper) if "\n" in code(node) else 0
+        paren_col = None
+        stmt = self.statement_of(node)
+        if shift and isinstance(stmt, cst.SimpleStatementLine):
+            # the column after `model.fit(` in the statement's first line (relative to its block's indentation,
+            # as LibCST writes continuation lines); no position metadata needed
+            first_line = code(stmt.with_changes(leading_lines=[])).split("\n", 1)[0]
+            at = first_line.find(code(node.func) + "(")
+            paren_col = at + len(code(node.func)) + 1 if at >= 0 else None
+
+        def rebuild(updated: cst.Call, var=var, helper=spec.helper, params=spec.params, keeps=spec.keeps,
+                    positional=spec.positional, original=node, dropped=dropped):
+            # the helper takes Keras' leading parameters positionally, the rest by keyword only
+            updated = _realigned(updated, paren_col, shift)
             args = []
-            for i, a in enumerate(updated.args):
+            for i, (a, before) in enumerate(zip(updated.args, original.args)):
                 name = a.keyword.value if a.keyword is not None else params[i]
-                if name not in keeps:
+                if name not in keeps or id(before.value) in dropped:
                     continue  # an ignorable argument at its harmless value
                 if a.keyword is None and i >= positional:
                     a = a.with_changes(keyword=cst.Name(name), equal=cst.AssignEqual(
@@ -761,8 +792,18 @@ class Recogniser:
 
         self.plan.replace(node, rebuild, spec.helper, keeps_args=True)
         self.plan.helpers.add(spec.helper)
-        self.consumed.add(id(node))
+        self.consumed.add(id(node.func))  # the arguments (callbacks, datasets, to_categorical...) are translated too
         self.plan.translated += 1
+
+    @staticmethod
+    def _data_reason(method: str, bound) -> str | None:
+        """Why the data given to fit/evaluate/predict cannot go to the runtime helper, or None."""
+        if isinstance(bound.get("x"), cst.Dict):
+            return f"model.{method}() with inputs in a dict (named inputs) is not translated yet: pass a list"
+        y = bound.get("y")
+        if isinstance(y, (cst.List, cst.Tuple, cst.Dict)):
+            return f"model.{method}() with one target per output (a multi-output model) is not translated yet"
+        return None
 
     def _compile(self, node: cst.Call, var: str) -> None:
         stmt = self.statement_of(node)
@@ -1149,6 +1190,20 @@ def _bound_names(stmt) -> set[str]:
 
     stmt.visit(V())
     return out
+
+
+def _realigned(call: cst.Call, paren_col, shift: int) -> cst.Call:
+    """``call`` with continuation lines that were aligned at column ``paren_col`` moved ``shift`` to the left."""
+    if not paren_col:
+        return call
+
+    class Shift(cst.CSTTransformer):
+        def leave_ParenthesizedWhitespace(self, original, updated):
+            if len(updated.last_line.value) == paren_col and updated.indent:
+                return updated.with_changes(last_line=cst.SimpleWhitespace(" " * (paren_col - shift)))
+            return updated
+
+    return call.with_changes(args=[a.visit(Shift()) for a in call.args])
 
 
 def _is_simple(text: str) -> bool:

@@ -102,7 +102,8 @@ class ApplyPlan(cst.CSTTransformer):
             if line.startswith("#"):
                 comments.append(cst.EmptyLine(comment=cst.Comment(line)))
                 continue
-            stmts.append(cst.parse_statement(line).with_changes(leading_lines=comments))
+            parsed = cst.parse_statement(line)  # blank lines it starts with are kept
+            stmts.append(parsed.with_changes(leading_lines=[*comments, *parsed.leading_lines]))
             comments = []
         stmts[0] = stmts[0].with_changes(leading_lines=[*updated.leading_lines, *stmts[0].leading_lines])
         stmts[0] = self._todo_lines(original, stmts[0])
@@ -113,6 +114,8 @@ class ApplyPlan(cst.CSTTransformer):
         if isinstance(original, cst.BaseCompoundStatement):
             if self.plan.replace_stmt.get(id(original)) == []:
                 return self._with_inserts(original, cst.RemovalSentinel.REMOVE)
+            if id(original) in self.plan.unwrap:
+                return self._with_inserts(original, _unwrapped(original, result))
             return self._with_inserts(original, self._todo_lines(original, result))
         return result
 
@@ -120,6 +123,17 @@ class ApplyPlan(cst.CSTTransformer):
         if not updated.body:
             return updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
         return updated
+
+
+def _unwrapped(original, updated):
+    """A compound statement's body in its place (its leading comments go to the first statement)."""
+    body = list(updated.body.body)
+    if len(body) == 1 and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Pass) \
+            and not any(isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], cst.Pass)
+                        for s in original.body.body):
+        return cst.RemovalSentinel.REMOVE  # everything in it was removed
+    body[0] = body[0].with_changes(leading_lines=[*updated.leading_lines, *body[0].leading_lines])
+    return cst.FlattenSentinel(body)
 
 
 # --------------------------------------------------------------------------- imports

@@ -21,10 +21,18 @@ class MethodSpec:
     helper: str | None  # runtime helper taking the model first
     #: arguments that are dropped when they have these values (they change nothing)
     ignorable: dict[str, tuple] = None  # type: ignore[assignment]
+    #: how many leading Keras parameters the helper takes positionally (the rest by keyword)
+    positional: int = 0
 
 
-def _m(method, params, keeps, helper, ignorable=None):
-    return MethodSpec(method, tuple(params), frozenset(keeps), helper, ignorable or {})
+    def harmless(self, name: str, text: str) -> bool:
+        """Whether argument ``name`` written as ``text`` changes nothing (the call can drop it)."""
+        ok = self.ignorable.get(name)
+        return ok == "*" or bool(ok and text in ok)
+
+
+def _m(method, params, keeps, helper, ignorable=None, positional=0):
+    return MethodSpec(method, tuple(params), frozenset(keeps), helper, ignorable or {}, positional)
 
 
 METHODS: dict[str, MethodSpec] = {
@@ -34,16 +42,18 @@ METHODS: dict[str, MethodSpec] = {
            ("x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data",
             "shuffle", "class_weight", "sample_weight", "initial_epoch", "steps_per_epoch", "validation_steps",
             "validation_batch_size", "validation_freq"),
-           ("x", "y", "batch_size", "epochs", "verbose", "validation_split", "validation_data", "shuffle", "initial_epoch",
+           ("x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data",
+            "shuffle", "class_weight", "sample_weight", "initial_epoch", "steps_per_epoch", "validation_steps",
             "validation_batch_size", "validation_freq"),
            "fit", {"callbacks": ("None", "[]", "()"), "class_weight": ("None",), "sample_weight": ("None",),
-                   "steps_per_epoch": ("None",), "validation_steps": ("None",)}),
+                   "steps_per_epoch": ("None",), "validation_steps": ("None",)}, positional=5),
         _m("evaluate",
            ("x", "y", "batch_size", "verbose", "sample_weight", "steps", "callbacks", "return_dict"),
-           ("x", "y", "batch_size", "verbose", "return_dict"), "evaluate",
-           {"callbacks": ("None", "[]", "()"), "sample_weight": ("None",), "steps": ("None",)}),
-        _m("predict", ("x", "batch_size", "verbose", "steps", "callbacks"), ("x", "batch_size", "verbose"), "predict",
-           {"callbacks": ("None", "[]", "()"), "steps": ("None",)}),
+           ("x", "y", "batch_size", "verbose", "sample_weight", "steps", "callbacks", "return_dict"), "evaluate",
+           {"callbacks": ("None", "[]", "()"), "sample_weight": ("None",), "steps": ("None",)}, positional=4),
+        _m("predict", ("x", "batch_size", "verbose", "steps", "callbacks"), ("x", "batch_size", "verbose", "steps",
+                                                                              "callbacks"), "predict",
+           {"callbacks": ("None", "[]", "()"), "steps": ("None",)}, positional=3),
         _m("summary", ("line_length", "positions", "print_fn", "expand_nested", "show_trainable", "layer_range"),
            (), "summary",
            {"line_length": "*", "positions": "*", "expand_nested": "*", "show_trainable": "*"}),
@@ -89,6 +99,8 @@ UTILITIES: dict[str, UtilitySpec] = {
         UtilitySpec("tf.compat.v1.set_random_seed", "torch.manual_seed"),
         UtilitySpec("tf.compat.v1.random.set_random_seed", "torch.manual_seed"),
         UtilitySpec("keras.backend.clear_session", None),
+        UtilitySpec("keras.utils.pad_sequences", "pad_sequences", "pad_sequences"),
+        UtilitySpec("keras.preprocessing.sequence.pad_sequences", "pad_sequences", "pad_sequences"),
     ]
 }
 
