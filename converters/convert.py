@@ -36,7 +36,7 @@ from translator.spec.weights import FlattenRows, WeightRule
 
 from . import transfer
 from .workers import worker_env
-from .keras_config import ConfigError, model_ir
+from .keras_config import ConfigError, read_architecture
 from .keras_files import CheckpointError, KerasCheckpoint, open_keras_file, read_array
 from .torch_files import PlannedTensor, StateFileError, read_state_file, write_pt, write_safetensors
 
@@ -98,20 +98,26 @@ def _is_keras(path: str) -> bool:
 # --------------------------------------------------------------------------- architecture
 
 
-def _architecture(ckpt_config: dict | None, opts: Options, where: str) -> tuple[ModelIR, dict]:
-    """(ModelIR, module constants) from the checkpoint's config or from ``--keras``."""
+def _architecture(ckpt_config: dict | None, opts: Options, where: str) -> tuple[ModelIR, dict, EmittedModel | None]:
+    """(ModelIR, module constants, the emitted module of a Functional model) from the checkpoint's
+    config or from ``--keras``; a Sequential model is emitted by ``_emit``."""
     if opts.keras:
         return _architecture_from(opts.keras, opts)
     if ckpt_config is not None:
-        try:
-            return model_ir(ckpt_config, where), {}
-        except ConfigError as e:
-            raise ConvertError(str(e)) from None
+        return _from_config(ckpt_config, where)
     raise ConvertError(f"{where}: this file holds weights only, no architecture: pass --keras model.py "
                        "(the Keras source that built the model) or --keras model.keras")
 
 
-def _architecture_from(spec: str, opts: Options) -> tuple[ModelIR, dict]:
+def _from_config(config: dict, where: str) -> tuple[ModelIR, dict, EmittedModel | None]:
+    try:
+        ir, emitted = read_architecture(config, where)
+    except ConfigError as e:
+        raise ConvertError(str(e)) from None
+    return ir, {}, emitted
+
+
+def _architecture_from(spec: str, opts: Options) -> tuple[ModelIR, dict, EmittedModel | None]:
     """``--keras model.py[:name]`` (source) or ``--keras model.keras`` (a saved model)."""
     path, _, name = spec.partition(":") if not os.path.exists(spec) else (spec, "", "")
     if not os.path.isfile(path):
@@ -124,10 +130,7 @@ def _architecture_from(spec: str, opts: Options) -> tuple[ModelIR, dict]:
             raise ConvertError(str(e)) from None
         if config is None:
             raise ConvertError(f"{path}: a weights-only file cannot give the architecture (--keras)")
-        try:
-            return model_ir(config, os.path.basename(path)), {}
-        except ConfigError as e:
-            raise ConvertError(str(e)) from None
+        return _from_config(config, os.path.basename(path))
     from translator.translate import translate_source  # LibCST: only when a script gives the architecture
 
     try:
@@ -149,12 +152,14 @@ def _architecture_from(spec: str, opts: Options) -> tuple[ModelIR, dict]:
 
     from .verify import module_constants
 
-    return models[0], module_constants(cst.parse_module(source))
+    graph = result.emitted[models[0].class_name] if models[0].graph is not None else None
+    return models[0], module_constants(cst.parse_module(source)), graph
 
 
-def _emit(ir: ModelIR, where: str, flatten: str = "channels-last") -> EmittedModel:
+def _emit(ir: ModelIR, where: str, flatten: str = "channels-last", emitted: EmittedModel | None = None) -> EmittedModel:
+    """The module for ``ir``: a Functional model's comes emitted with its graph, a Sequential one's here."""
     try:
-        emitted = emit_model(ir)
+        emitted = emitted or emit_model(ir)
     except LayerError as e:
         raise ConvertError(f"{where}: layer {e.layer.attr!r}: {e}") from None
     if flatten == "channels-first":
@@ -168,6 +173,8 @@ _ELEMENTWISE = frozenset({"Dropout", "Activation", "ReLU", "LeakyReLU"})
 
 def flattened_dense(ir: ModelIR) -> dict[str, tuple[tuple[int, ...], int]]:
     """Dense layers fed by a Flatten of spatial features: attr -> (spatial dims, channels)."""
+    if ir.graph is not None:
+        return _flattened_dense_in_graph(ir)
     t, pending, found = ir.input, None, {}
     for layer, built, _ in build_layers(ir):
         name = layer.spec.keras
@@ -180,6 +187,21 @@ def flattened_dense(ir: ModelIR) -> dict[str, tuple[tuple[int, ...], int]]:
         elif name not in _ELEMENTWISE:
             pending = None
         t = built.output
+    return found
+
+
+def _flattened_dense_in_graph(ir: ModelIR) -> dict[str, tuple[tuple[int, ...], int]]:
+    graph, flat, found = ir.graph, {}, {}  # flat: tensor id -> (spatial dims, channels) it was flattened from
+    for node in graph.nodes:
+        name = ir.layers[node.layer].spec.keras if node.layer is not None else None
+        source = node.inputs[0] if len(node.inputs) == 1 else None
+        shape = graph.tensors[source].shape if source is not None else None
+        if name == "Flatten" and shape is not None and len(shape) >= 2 and all(d.known for d in shape):
+            flat[node.output] = (tuple(d.value for d in shape[:-1]), shape[-1].value)
+        elif name in _ELEMENTWISE and source in flat:
+            flat[node.output] = flat[source]
+        elif name == "Dense" and source in flat:
+            found[ir.layers[node.layer].attr] = flat[source]
     return found
 
 
@@ -238,14 +260,43 @@ def _describe(job: dict, workdir: str) -> list[tuple[str, tuple, str]]:
 # --------------------------------------------------------------------------- mapping
 
 
-def _parameter_groups(keys) -> list[tuple[str, list[str]]]:
-    """State-dict keys grouped by owning module (``features.0.weight`` -> ``features.0``), in order;
-    modules holding only torch-only buffers are left out (they pair with no Keras layer)."""
+def _parameter_groups(keys, torch_side=()) -> list[tuple[str, list[str]]]:
+    """State-dict keys grouped by owning module, in order: (prefix, leaves relative to it).
+
+    One Keras layer may own torch submodules (SeparableConv's ``depthwise``/``pointwise``,
+    MultiHeadAttention's ``out_proj``): ``torch_side`` (attribute -> rules, in layer order)
+    says which, and the groups of one layer merge under their common prefix, leaves keeping
+    the submodule (``pointwise.weight``). Modules holding only torch-only buffers are left
+    out (they pair with no Keras layer).
+    """
     out: dict[str, list[str]] = {}
     for k in keys:
         prefix, _, leaf = k.rpartition(".")
         out.setdefault(prefix, []).append(leaf)
-    return [(p, leaves) for p, leaves in out.items() if any(l not in transfer.TORCH_ONLY_BUFFERS for l in leaves)]
+    plain = [(p, leaves) for p, leaves in out.items() if any(l not in transfer.TORCH_ONLY_BUFFERS for l in leaves)]
+    merged, i = [], 0
+    for _, rules in torch_side:
+        subs = sorted({t.rpartition(".")[0] for r in rules for t in r.torch})
+        group = _merge_submodules(plain[i:i + len(subs)], subs) if len(subs) > 1 else None
+        if group is not None:
+            merged.append(group)
+            i += len(subs)
+        elif i < len(plain):
+            merged.append(plain[i])
+            i += 1
+    return merged + plain[i:]
+
+
+def _merge_submodules(groups, subs) -> tuple[str, list[str]] | None:
+    """``groups`` as one module owning the submodules ``subs`` ("" for its own parameters), or None."""
+    if len(groups) != len(subs):
+        return None
+    parents = {p[:-len(sub) - 1] for p, _ in groups for sub in subs if sub and p.endswith("." + sub)}
+    for parent in parents:
+        found = {p: next((sub for sub in subs if p == (f"{parent}.{sub}" if sub else parent)), None) for p, _ in groups}
+        if None not in found.values() and len(set(found.values())) == len(subs):
+            return parent, [f"{found[p]}.{leaf}" if found[p] else leaf for p, leaves in groups for leaf in leaves]
+    return None
 
 
 def _shape_of(transform, shapes_dtypes, n_out: int) -> list[tuple[tuple, np.dtype]]:
@@ -269,6 +320,77 @@ def spec_target(emitted: EmittedModel) -> list[tuple[str, tuple, str]] | None:
     return target
 
 
+def keras_layer_order(ir: ModelIR) -> list[int]:
+    """``ir.layers`` indices in Keras' ``model.layers`` order.
+
+    A Sequential model keeps its order. A Functional one is ordered like Keras 3's
+    ``map_graph``: by decreasing depth (distance from the outputs), then by when a depth-first
+    walk from the outputs first meets the layer; tfpt lists layers by first use instead.
+    """
+    graph = ir.graph
+    if graph is None:
+        return list(range(len(ir.layers)))
+    producer = {n.output: n for n in graph.nodes}
+    outputs = list(graph.outputs.values()) if isinstance(graph.outputs, dict) else list(graph.outputs)
+    seen_ops: dict[int, int] = {}  # id(node.layer or node) -> discovery index
+    post: list = []  # nodes, inputs before users (keras' nodes_in_decreasing_depth, reversed)
+    done: set[int] = set()
+
+    def visit(tensor: int) -> None:
+        node = producer.get(tensor)
+        if node is None or id(node) in done:
+            return
+        seen_ops.setdefault(node.layer if node.layer is not None else -1 - id(node), len(seen_ops))
+        for t in node.inputs:
+            visit(t)
+        done.add(id(node))
+        post.append(node)
+
+    for t in outputs:
+        visit(t)
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    for node in reversed(post):
+        depth = max(node_depth.get(id(node), 0), layer_depth.get(node.layer, 0) if node.layer is not None else 0)
+        if node.layer is not None:
+            layer_depth[node.layer] = depth
+        for t in node.inputs:
+            if t in producer:
+                parent = id(producer[t])
+                node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
+    return sorted(layer_depth, key=lambda i: (-layer_depth[i], seen_ops[i]))
+
+
+def _in_model_order(ckpt: KerasCheckpoint, ir: ModelIR, from_config: bool) -> KerasCheckpoint:
+    """The checkpoint's layers in the order of ``ir.layers`` (what the emitted module lists).
+
+    A checkpoint lists layers in Keras' ``model.layers`` order, which for a Functional model
+    is not tfpt's first-use order; a weights-only file lists its groups alphabetically
+    (``batch_normalization`` before ``conv2d``), numbered class by class in ``model.layers``
+    order. A model read from the checkpoint's own config already follows it.
+    """
+    if from_config:
+        return ckpt
+    order = keras_layer_order(ir)
+    if len(order) != len(ir.layers):
+        return ckpt  # layers no output needs: keep the file's order (the plan says what differs)
+    weights_only = ckpt.format == "weights.h5" and ckpt.config is None
+    if not weights_only and ir.graph is None:
+        return ckpt
+    by_class: dict[str | None, list] = {}
+    listed = [e for e in ckpt.layers if e[1] != "InputLayer"]
+    for entry in listed:
+        by_class.setdefault(entry[1] if weights_only else None, []).append(entry)
+    placed: dict[int, tuple] = {}
+    for i in order:
+        group = by_class.get(ir.layers[i].spec.keras if weights_only else None)
+        if not group:
+            return ckpt  # a class the file does not name: keep its order (the plan says what differs)
+        placed[i] = group.pop(0)
+    return dataclasses.replace(ckpt, layers=[placed[i] for i in range(len(ir.layers))]
+                               + [e for g in by_class.values() for e in g])
+
+
 def _layers_with_weights(ckpt: KerasCheckpoint) -> list[tuple[int, str, str | None, list]]:
     return [(i, name, cls, v) for i, (name, cls, v) in enumerate(ckpt.layers) if v]
 
@@ -286,7 +408,7 @@ def plan_to_torch(ckpt: KerasCheckpoint, emitted: EmittedModel,
                            f"has {len(torch_side)} [{t}]: weights and model do not match")
     groups = None
     if target is not None:
-        groups = _parameter_groups(k for k, _, _ in target)
+        groups = _parameter_groups([k for k, _, _ in target], torch_side)
         if len(groups) != len(torch_side):
             raise ConvertError(f"the torch module has {len(groups)} submodules with parameters "
                                f"[{', '.join(p for p, _ in groups)}] but the Keras model {len(torch_side)} layers "
@@ -302,7 +424,7 @@ def plan_to_torch(ckpt: KerasCheckpoint, emitted: EmittedModel,
             raise ConvertError(f"{where}: Keras layer {lname!r} ({cls or '?'}) has {len(got)} variables, "
                                f"torch {prefix!r} expects {len(wanted)} ({', '.join(wanted)})")
         if groups is not None:
-            params = [l for l in groups[n][1] if l not in transfer.TORCH_ONLY_BUFFERS]
+            params = [l for l in groups[n][1] if l.rpartition(".")[2] not in transfer.TORCH_ONLY_BUFFERS]
             mapped = [t for r in rules for t in r.torch]
             if sorted(params) != sorted(mapped):
                 raise ConvertError(f"torch submodule {prefix!r} has parameters [{', '.join(params)}] but Keras layer "
@@ -329,7 +451,8 @@ def plan_to_torch(ckpt: KerasCheckpoint, emitted: EmittedModel,
                         keras_desc = ", ".join(f"{lname}/{k} {tuple(a.shape)}" for k, (_, a) in zip(r.keras, chunk))
                         raise ConvertError(f"shape mismatch: Keras {keras_desc} -> {shape}, but torch {key!r} "
                                            f"is {tuple(tshape)}")
-                rows.append(Row(" + ".join(_display(lname, v, k) for (v, _), k in zip(chunk, r.keras)),
+                shown = [_display(lname, v, k) for (v, _), k in zip(chunk, r.keras)]
+                rows.append(Row(" + ".join(shown[:1] + [n.split("/", 1)[-1] for n in shown[1:]]),
                                 tuple(chunk[0][1].shape), r.transform.describe(), key, shape))
                 planned.append(PlannedTensor(key, shape, np.dtype(dtype), _producer(r, chunk, j, where)))
     # torch-only buffers (BatchNorm's step counter): written, so strict loading works
@@ -369,9 +492,10 @@ _TILE = 256
 
 
 def contiguous(a: np.ndarray) -> np.ndarray:
-    """``np.ascontiguousarray``, tiled for large transposed matrices (3x faster: cache-sized blocks)."""
+    """C order (0-d arrays stay 0-d, unlike ``np.ascontiguousarray``), tiled for large transposed
+    matrices (3x faster: cache-sized blocks)."""
     if a.flags.c_contiguous or a.ndim != 2 or a.size < (1 << 20):
-        return np.ascontiguousarray(a)
+        return np.asarray(a, order="C")
     out = np.empty(a.shape, a.dtype)
     rows, cols = a.shape
     for i in range(0, rows, _TILE):
@@ -443,14 +567,22 @@ def _verify(keras_job: dict, torch_job: dict, opts: Options, workdir: str, out) 
         out(f"verify: FAILED ({e})")
         return EXIT_MISMATCH
     with np.load(k_out) as k, np.load(t_out) as t:
-        return _compare(k["y"], t["y"], opts, out, ("Keras", "torch"))
+        heads = sorted((n for n in k.files if n == "y" or n.startswith("y_")), key=len)
+        if len(heads) > 1 and heads != sorted((n for n in t.files if n == "y" or n.startswith("y_")), key=len):
+            out(f"verify: Keras gives {len(heads)} outputs, torch {sum(n.startswith('y') for n in t.files)} — MISMATCH")
+            return EXIT_MISMATCH
+        return _compare([k[n] for n in heads], [t[n] for n in heads], opts, out, ("Keras", "torch"))
 
 
-def _compare(reference: np.ndarray, result: np.ndarray, opts: Options, out, sides: tuple[str, str]) -> int:
-    a, b = reference.astype(np.float64), result.astype(np.float64)
-    if a.shape != b.shape:
-        out(f"verify: output shapes differ: {sides[0]} {a.shape}, {sides[1]} {b.shape} — MISMATCH")
-        return EXIT_MISMATCH
+def _compare(reference, result, opts: Options, out, sides: tuple[str, str]) -> int:
+    """Outputs (an array, or a list of them: every head of the model) within ``--atol``/``--rtol``."""
+    pairs = list(zip(reference, result)) if isinstance(reference, list) else [(reference, result)]
+    for a, b in pairs:
+        if a.shape != b.shape:
+            out(f"verify: output shapes differ: {sides[0]} {a.shape}, {sides[1]} {b.shape} — MISMATCH")
+            return EXIT_MISMATCH
+    a = np.concatenate([a.astype(np.float64).ravel() for a, _ in pairs])
+    b = np.concatenate([b.astype(np.float64).ravel() for _, b in pairs])
     d = np.abs(a - b)
     abs_d = float(d.max()) if d.size else 0.0
     scale = np.abs(a)
@@ -471,15 +603,15 @@ def _keras_to_torch(opts: Options, out) -> int:
     with tempfile.TemporaryDirectory(prefix="tfpt-convert-") as workdir:
         try:
             with open_keras_file(opts.src, trust=opts.trust) as ckpt:
-                ir, constants = _architecture(ckpt.config, opts, where)
-                emitted = _emit(ir, where, opts.flatten)
+                ir, constants, emitted = _architecture(ckpt.config, opts, where)
+                emitted = _emit(ir, where, opts.flatten, emitted)
                 module_job = _module_job(opts, emitted, ir, constants)
                 # the shapes the weights must take: the spec rows know them for the emitted module;
                 # the user's module (or a size tfpt cannot compute) is asked in a torch worker
                 target = None if opts.module else spec_target(emitted)
                 if target is None and (opts.out or opts.module):
                     target = _describe(module_job, workdir)
-                rows, planned = plan_to_torch(ckpt, emitted, target)
+                rows, planned = plan_to_torch(_in_model_order(ckpt, ir, not opts.keras), emitted, target)
                 if opts.explain:
                     print_table(rows, out)
                 if not opts.out:
@@ -524,10 +656,10 @@ def _torch_to_keras(opts: Options, out) -> int:
         raise ConvertError(str(e)) from None
     if note:
         out(f"{where}: using {note}")
-    ir, constants = _architecture_from(opts.keras, opts)
-    emitted = _emit(ir, os.path.basename(opts.keras), opts.flatten)
+    ir, constants, emitted = _architecture_from(opts.keras, opts)
+    emitted = _emit(ir, os.path.basename(opts.keras), opts.flatten, emitted)
     torch_side = [(attr, rules) for attr, rules in emitted.weights if rules]
-    groups = _parameter_groups(state)
+    groups = _parameter_groups(state, torch_side)
     if len(groups) != len(torch_side):
         raise ConvertError(f"{where}: the state dict has {len(groups)} modules with parameters "
                            f"[{', '.join(p for p, _ in groups)}] but the Keras model {len(torch_side)} layers "
@@ -564,7 +696,8 @@ def _torch_to_keras(opts: Options, out) -> int:
         np.savez(npz, **arrays)
         with atomic_output(opts.out) as tmp:
             try:
-                _worker("keras-write", {"model_source": model_source, "weights_npz": npz, "layers": per_layer}, tmp)
+                _worker("keras-write", {"model_source": model_source, "weights_npz": npz, "layers": per_layer,
+                                        "names": [attr for attr, _ in torch_side]}, tmp)
             except _WorkerError as e:
                 raise ConvertError(f"{opts.out}: {e}") from None
         out(f"wrote {opts.out}: {len(per_layer)} Keras layers with weights")

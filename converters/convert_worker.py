@@ -32,6 +32,12 @@ def _save_npz(path: str, arrays: dict, meta: dict) -> None:
     np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
 
 
+def _outputs(y, to_numpy) -> dict:
+    """A model's output(s) as ``y``, ``y_1``, ...: every head is compared, not only the first."""
+    ys = list(y.values()) if isinstance(y, dict) else list(y) if isinstance(y, (tuple, list)) else [y]
+    return {"y" if i == 0 else f"y_{i}": to_numpy(a) for i, a in enumerate(ys)}
+
+
 # --------------------------------------------------------------------------- torch
 
 
@@ -128,6 +134,7 @@ def torch_run(job: dict, out_path: str) -> None:
 
     with np.load(job["inputs"], allow_pickle=False) as data:
         x = data["x"]
+        more = [data[f"x_{i}"] for i in range(1, 1 + sum(k.startswith("x_") for k in data.files))]
         exported = str(data["exported_dtype"]) if "exported_dtype" in data.files else None
     if (job.get("program") or job.get("onnx")) and exported and x.dtype.kind == "i" and exported.startswith("int"):
         x = x.astype(exported)
@@ -136,8 +143,8 @@ def torch_run(job: dict, out_path: str) -> None:
         import onnxruntime
 
         session = onnxruntime.InferenceSession(job["onnx"], providers=["CPUExecutionProvider"])
-        y = session.run(None, {session.get_inputs()[0].name: x})[0]
-        _save_npz(out_path, {"y": np.asarray(y)}, meta)
+        y = session.run(None, {session.get_inputs()[0].name: x})
+        _save_npz(out_path, _outputs(y, np.asarray), meta)
         return
     if job.get("program"):
         model = torch.export.load(job["program"]).module()
@@ -153,10 +160,8 @@ def torch_run(job: dict, out_path: str) -> None:
         transfer.check_load(result.missing_keys, result.unexpected_keys)
         model.eval()
     with torch.no_grad():
-        y = model(torch.from_numpy(x))
-    if isinstance(y, (tuple, list)):
-        y = y[0]
-    _save_npz(out_path, {"y": y.detach().numpy()}, meta)
+        y = model(*(torch.from_numpy(a) for a in [x, *more]))
+    _save_npz(out_path, _outputs(y, lambda a: a.detach().numpy()), meta)
 
 
 # --------------------------------------------------------------------------- Keras
@@ -180,32 +185,33 @@ def _load_keras(job: dict):
     return keras.saving.load_model(job["file"], compile=False, safe_mode=not job.get("trust", False))
 
 
-def _inputs(model, rng, batch: int) -> np.ndarray:
-    """Seeded synthetic inputs from the model's own input spec."""
-    if len(model.inputs) != 1:
-        raise ValueError(f"the model has {len(model.inputs)} inputs; tfpt verifies single-input models")
-    spec = model.inputs[0]
-    shape = (batch, *[FREE_AXIS if d is None else int(d) for d in tuple(spec.shape)[1:]])
-    dtype = str(getattr(spec, "dtype", "float32"))
+def _inputs(model, rng, batch: int) -> list[np.ndarray]:
+    """Seeded synthetic inputs from the model's own input spec, one per input."""
     first = next((l for l in model.layers if type(l).__name__ != "InputLayer"), None)
-    if "int" in dtype or type(first).__name__ == "Embedding":  # token ids, even behind a float Input
-        high = next((int(l.input_dim) for l in model.layers if type(l).__name__ == "Embedding"), 2)
-        return rng.integers(0, high, size=shape).astype(np.int64)
-    return rng.standard_normal(shape).astype(np.float32)
+    high = next((int(l.input_dim) for l in model.layers if type(l).__name__ == "Embedding"), 2)
+    out = []
+    for spec in model.inputs:
+        shape = (batch, *[FREE_AXIS if d is None else int(d) for d in tuple(spec.shape)[1:]])
+        dtype = str(getattr(spec, "dtype", "float32"))
+        if "int" in dtype or len(model.inputs) == 1 and type(first).__name__ == "Embedding":  # token ids, even behind a float Input
+            out.append(rng.integers(0, high, size=shape).astype(np.int64))
+        else:
+            out.append(rng.standard_normal(shape).astype(np.float32))
+    return out
 
 
 def keras_run(job: dict, out_path: str) -> None:
     keras = _keras()
     model = _load_keras(job)
     rng = np.random.default_rng(job.get("seed", 0))
-    x = _inputs(model, rng, job.get("batch", 4))
-    feed = x.astype(np.int32) if x.dtype.kind == "i" else x
-    y = model(feed, training=False)
-    if isinstance(y, (tuple, list)):
-        y = y[0]
+    xs = _inputs(model, rng, job.get("batch", 4))
+    feed = [x.astype(np.int32) if x.dtype.kind == "i" else x for x in xs]
+    y = model(feed if len(feed) > 1 else feed[0], training=False)
     # what an exported program of this model takes (an int32 Input stays int32 through ONNX)
     exported = str(getattr(model.inputs[0], "dtype", "float32")).replace("tf.", "")
-    _save_npz(out_path, {"x": x, "y": keras.ops.convert_to_numpy(y), "exported_dtype": np.array(exported)}, {})
+    more = {f"x_{i}": x for i, x in enumerate(xs) if i}
+    _save_npz(out_path, {"x": xs[0], **more, **_outputs(y, keras.ops.convert_to_numpy),
+                         "exported_dtype": np.array(exported)}, {})
 
 
 def keras_write(job: dict, out_path: str) -> None:
@@ -215,6 +221,9 @@ def keras_write(job: dict, out_path: str) -> None:
         arrays = {k: data[k] for k in data.files}
     layers = [l for l in model.layers if l.weights]
     per_layer = job["layers"]  # [[array key, ...] per layer with weights, in order]
+    by_name = {l.name: l for l in layers}
+    if job.get("names") and all(n in by_name for n in job["names"]):  # a Functional model's layers, by name
+        layers = [by_name[n] for n in job["names"]]
     if len(layers) != len(per_layer):
         raise ValueError(f"the Keras model has {len(layers)} layers with weights, the state dict fills {len(per_layer)}")
     for layer, keys in zip(layers, per_layer):

@@ -96,6 +96,15 @@ class KerasCheckpoint:
 
 _RNN_CELLS = {"LSTM": "LSTMCell", "GRU": "GRUCell", "SimpleRNN": "SimpleRNNCell"}
 _MODELS = ("Functional", "Sequential", "Model")
+#: sub-layers in ``layer.weights`` order, where it is not the file's alphabetical one
+_SUBLAYERS = {"MultiHeadAttention": ("query_dense", "key_dense", "value_dense", "output_dense")}
+#: modules of Keras operations in a Functional config (``x + y`` saves an ``Add`` op): no weights, no group
+_OPERATION_MODULES = ("keras.src.ops.", "keras.ops.", "keras.src.activations.")
+
+
+def is_operation(layer_config: dict) -> bool:
+    """Whether a Functional config entry is a Keras operation (``x + y``, ``keras.ops.*``), not a layer."""
+    return str(layer_config.get("module") or "").startswith(_OPERATION_MODULES)
 
 
 def _known_classes() -> dict[str, str]:
@@ -413,10 +422,14 @@ def _read_keras3(f, config, where, scope=None):
     used: dict[str, int] = {}
     out = []
     for lcfg in lcfgs:
+        if is_operation(lcfg):
+            continue  # not in model.layers: Keras saves no group for it
         cls = lcfg.get("class_name")
         key = _unique(snake_case(cls or ""), used)
         cfg = lcfg.get("config") if isinstance(lcfg.get("config"), dict) else None
         name = _layer_name(lcfg) or key
+        if cls == "InputLayer" and (root is None or key not in root):
+            continue  # a nested Sequential lists its input in the config but saves no group for it
         if root is None or key not in root:
             raise ValueError(f"no weights group {root.name if root is not None else f.name}/{key} for layer {name!r} ({cls})")
         _, _, variables = _read_group(root[key], cls, cfg, scope, key, lcfg)
@@ -462,6 +475,8 @@ def _read_model_group(g, cls, cfg):
     """A nested model: its layers' variables, in its ``layers`` order (paths not prefixed)."""
     model_cfg = {"class_name": cls, "config": cfg} if cfg else None
     variables = []
+    if g.name.endswith("/layers") and g.parent is not None:
+        g = g.parent  # handed the model's `layers` container: read from the model's own group
     for _, _, v in _read_keras3(g, model_cfg, g.name):
         variables += v
     return variables
@@ -498,6 +513,8 @@ def _children(g, cls, cfg, lcfg):
             take("cell", *_sub((cfg or {}).get("cell")))
     if "layer" in present:  # wrappers (TimeDistributed, ...)
         take("layer", *_sub((cfg or {}).get("layer")))
+    for key in _SUBLAYERS.get(cls, ()):
+        take(key, None, None)
     for key in sorted(present, key=_natural):  # anything else: file order, unnamed
         take(key, None, None)
     return out

@@ -79,7 +79,7 @@ def write_safetensors(fh, tensors: Iterable[PlannedTensor], metadata: dict[str, 
             a = t.produce()
             if tuple(a.shape) != tuple(t.shape) or a.dtype != np.dtype(t.dtype):
                 raise ValueError(f"{t.name}: produced {a.dtype}{tuple(a.shape)}, planned {np.dtype(t.dtype)}{tuple(t.shape)}")
-            a = np.ascontiguousarray(a)
+            a = np.asarray(a, order="C")
             if a.dtype.byteorder == ">":
                 a = a.astype(a.dtype.newbyteorder("<"))
             yield a
@@ -233,7 +233,7 @@ def write_pt(fh, tensors: Iterable[PlannedTensor]) -> None:
 
     state = {}
     for t in tensors:
-        a = np.ascontiguousarray(t.produce())
+        a = np.asarray(t.produce(), order="C")
         state[t.name] = torch.from_numpy(a.copy() if not a.flags.writeable else a)
     torch.save(state, fh)
 

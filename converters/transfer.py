@@ -96,7 +96,7 @@ def keras_to_torch(
         arrays = [np.asarray(a) for _, a in chunk]
         converted = _as_tuple(r.transform.to_torch(*arrays), len(r.torch), r)
         for torch_name, array in zip(r.torch, converted):
-            array = np.ascontiguousarray(array)
+            array = np.asarray(array, order="C")
             if expected is not None:
                 if torch_name not in expected:
                     raise ValueError(f"{at}torch module has no parameter {torch_name!r} "
@@ -123,7 +123,7 @@ def torch_to_keras(
                              f"{_describe(r.torch)}; have {_describe(state_arrays)})")
         arrays = [np.asarray(state_arrays[t]) for t in r.torch]
         converted = _as_tuple(r.transform.to_keras(*arrays), len(r.keras), r)
-        out.extend((k, np.ascontiguousarray(a)) for k, a in zip(r.keras, converted))
+        out.extend((k, np.asarray(a, order="C")) for k, a in zip(r.keras, converted))
     return out
 
 

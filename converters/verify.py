@@ -270,9 +270,12 @@ def _plan(result, module: cst.Module, train_steps: int, out) -> tuple[list[_Job]
         emitted = result.emitted[model.class_name]
         label = f"model {model.var or model.class_name!r} (class {model.class_name})"
         try:
-            script = model_script(model, constants)
+            if model.subclass is not None:
+                script = _subclass_script(model, imports, imported, constants)
+            else:
+                script = _keras_classes(model, imports, imported, constants) + model_script(model, constants)
             shapes = input_shapes(model, constants)
-            free = _class_free_names(emitted.source) - {"math", "types", "np", "torch", "nn", "F"}
+            free = _class_free_names(_with_submodels(result, model)) - {"math", "types", "np", "torch", "nn", "F"}
             unknown = sorted(f for f in free if f not in constants)
             if unknown:
                 raise ConcreteValueError(f"the class reads {', '.join(unknown)}, which has no static value")
@@ -288,6 +291,8 @@ def _plan(result, module: cst.Module, train_steps: int, out) -> tuple[list[_Job]
         key = f"m{n}"
         keras_spec = {"key": key, "script": script, "inputs": inputs, "compile": None, "compile_prelude": "",
                       "loss": None}
+        if _has_subclass(model):  # the source's own classes: their layers pair with torch's by attribute
+            keras_spec["attrs"] = _layer_paths(model)
         torch_spec = {"key": key, "class_name": model.class_name, "class_source": _with_submodels(result, model),
                       "ctor": _constructor(model),
                       "rules": transfer.rules_to_json(emitted.weights), "var": model.var or "model",
@@ -339,9 +344,62 @@ def _input_specs(model, shapes, constants) -> list[dict]:
     return specs
 
 
+def _layer_paths(model, prefix: str = "", keras_prefix: str = "") -> list[list[str]]:
+    """(torch name, Keras attribute path) of a subclassed model's layers, blocks' layers included
+    (``block1.conv1``); a Sequential's layers are reached by position (``ffn.0``)."""
+    sequential = model.subclass is None and model.graph is None
+    paths = [[prefix + layer.attr, keras_prefix + (str(i) if sequential else layer.attr)]
+             for i, layer in enumerate(model.layers)]
+    for attr, inner in model.submodels.items():
+        paths += _layer_paths(inner, f"{prefix}{attr}.", f"{keras_prefix}{attr}.")
+    return paths
+
+
+def _has_subclass(model) -> bool:
+    return model.subclass is not None or any(_has_subclass(m) for m in model.submodels.values())
+
+
+def _keras_classes(model, imports: list[str], imported: set[str], constants: dict) -> str:
+    """Imports, constants and the source's classes a Functional model's custom blocks need ("" if none)."""
+    classes = []
+
+    def collect(m):
+        for inner in m.submodels.values():
+            if inner.subclass is not None and inner.subclass.keras_class not in classes:
+                classes.append(inner.subclass.keras_class)
+            collect(inner)
+
+    collect(model)
+    if not classes:
+        return ""
+    source = "\n\n".join(classes)
+    free = _class_free_names(source) - imported - {"super"}
+    unknown = sorted(f for f in free if f not in constants)
+    if unknown:
+        raise ConcreteValueError(f"the classes read {', '.join(unknown)}, which has no static value")
+    return "\n".join([*imports, *(f"{n} = {constants[n]!r}" for n in sorted(free)), source]) + "\n"
+
+
+def _subclass_script(model, imports: list[str], imported: set[str], constants: dict) -> str:
+    """The source's own subclass, built like the program builds it (the script binds ``model``)."""
+    sub = model.subclass
+    if sub.ctor_args == "?":
+        raise ConcreteValueError("the model's constructor arguments are not static")
+    free = _class_free_names(sub.keras_class) - imported - {"super"}
+    unknown = sorted(f for f in free if f not in constants)
+    if unknown:
+        raise ConcreteValueError(f"the class reads {', '.join(unknown)}, which has no static value")
+    lines = [*imports, *(f"{n} = {constants[n]!r}" for n in sorted(free)), sub.keras_class,
+             f"model = {model.class_name}({sub.ctor_args})",
+             f"model.build({(None, *sub.input_shape)!r})"]
+    return "\n".join(lines) + "\n"
+
+
 def _constructor(model) -> str:
     """``Outer(encoder=Encoder())``: a nested model is passed in, as the translated script does."""
-    return f"{model.class_name}({', '.join(f'{k}={_constructor(v)}' for k, v in model.submodels.items())})"
+    if model.subclass is not None:
+        return f"{model.class_name}({model.subclass.ctor_args})"
+    return f"{model.class_name}({', '.join(f'{k}={_constructor(v)}' for k, v in model.submodels.items() if v.subclass is None)})"
 
 
 def _with_submodels(result, model) -> str:

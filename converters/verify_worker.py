@@ -55,8 +55,23 @@ def _outputs(y) -> list:
     return [y]
 
 
-def _keras_layers(model, prefix: str = ""):
-    """(name, layer) for every layer with weights, looking inside nested models (named ``outer.inner``)."""
+def _keras_layers(model, prefix: str = "", attrs=None):
+    """(name, layer) for every layer with weights, looking inside nested models (named ``outer.inner``);
+    a subclassed model's layers by the attributes that hold them (``attrs``)."""
+    if attrs is not None:
+        for name, path in attrs:
+            layer = model
+            try:
+                for part in path.split("."):
+                    graph = type(layer).__name__ in ("Functional", "Sequential")  # layers by name there
+                    if part.isdigit():  # a Sequential's layer by position, or an item of a list attribute
+                        layer = layer[int(part)] if isinstance(layer, (list, tuple)) else layer.layers[int(part)]
+                    else:
+                        layer = layer.get_layer(part) if graph else getattr(layer, part)
+            except (AttributeError, ValueError, IndexError):
+                continue  # a merge keeps Keras' own name in a rebuilt graph: weightless, nothing to pair
+            yield name, layer
+        return
     for layer in model.layers:
         name = prefix + layer.name
         if hasattr(layer, "layers") and layer.weights and type(layer).__name__ in ("Functional", "Sequential", "Model"):
@@ -106,7 +121,7 @@ def run_keras(job: dict, out_path: str) -> None:
             for i, y in enumerate(ys):
                 arrays[f"{key}.y.{i}"] = y
             names, layer_names_list = [], []
-            for i, (layer_name, layer) in enumerate(_keras_layers(model)):
+            for i, (layer_name, layer) in enumerate(_keras_layers(model, attrs=spec.get("attrs"))):
                 layer_names = []
                 for j, w in enumerate(layer.weights):
                     arrays[f"{key}.w.{i}.{j}"] = keras.ops.convert_to_numpy(w)
@@ -118,7 +133,7 @@ def run_keras(job: dict, out_path: str) -> None:
             x, y = xs[0], ys[0]
             steps = job["train_steps"]
             if steps and spec.get("compile") is not None:
-                dropouts = [l for _, l in _keras_layers(model) if isinstance(l, keras.layers.Dropout)]  # SpatialDropout* too
+                dropouts = [l for _, l in _keras_layers(model, attrs=spec.get("attrs")) if isinstance(l, keras.layers.Dropout)]  # SpatialDropout* too
                 for layer in dropouts:
                     layer.rate = 0.0
                 info["dropout"] = len(dropouts)

@@ -18,9 +18,22 @@ import pytest
 
 from conftest import FIXTURES, MODEL_FIXTURE_NAMES, ROOT, run_tfpt
 
-#: the direct route reads Sequential models and Functional chains from a checkpoint; a branching
-#: graph is refused with a pointer to the ONNX route (tested below)
-CONVERTIBLE = [n for n in MODEL_FIXTURE_NAMES if n not in ("functional_resnet", "functional_multi_io")]
+from translator.spec.layers import LAYERS
+from translator.spec.merges import MERGES
+from translator.translate import translate_source
+
+
+def _direct(name: str) -> bool:
+    """The fixture's (first) model is Sequential or Functional of Keras' own layers, nothing nested: the
+    direct route reads it from the checkpoint's config (a subclassed model or layer needs its class to
+    load; a nested model, like functional_multi_io's encoder, is refused with a pointer to the ONNX route)."""
+    path = FIXTURES / f"{name}.py"
+    models = translate_source(path.read_text(encoding="utf-8"), str(path)).models
+    return bool(models) and getattr(models[0], "subclass", None) is None and not models[0].submodels and all(
+        layer.spec.keras in LAYERS or layer.spec.keras in MERGES for layer in models[0].layers)
+
+
+CONVERTIBLE = [n for n in MODEL_FIXTURE_NAMES if _direct(n)]
 from converters.keras_files import read_keras_file
 from converters.torch_files import PlannedTensor, StateFileError, read_safetensors, write_safetensors
 
@@ -46,9 +59,11 @@ BUILD = textwrap.dedent("""
             p = os.path.join(out, f"{name}.{fmt}")
             model.save_weights(p) if fmt == "weights.h5" else model.save(p)
         made[name] = model_ir.class_name
-    # a branching Functional model (no direct mapping) and one with a Lambda layer
+    # a branching Functional model, one nesting a model (no direct mapping) and one with a Lambda layer
     i = keras.Input((4,)); a = keras.layers.Dense(3)(i); b = keras.layers.Dense(3)(i)
     keras.Model(i, keras.layers.Add()([a, b])).save(os.path.join(out, "branching.keras"))
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    keras.Model(i, keras.layers.Dense(2)(inner(i))).save(os.path.join(out, "nested.keras"))
     keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda x: x * 2)]).save(os.path.join(out, "lambda.keras"))
     json.dump(made, open(os.path.join(out, "classes.json"), "w"))
 """) % {"fixtures": str(FIXTURES)}
@@ -125,11 +140,20 @@ def test_safetensors_output_loads_with_the_reference_library(saved, tmp_path):
     assert np.array_equal(reference[conv], kernel.transpose(3, 2, 0, 1))
 
 
-@pytest.mark.parametrize("fmt,extra", [("h5", []), ("weights.h5", ["--keras", "{fixtures}/cnn.py"])])
-def test_legacy_h5_and_weights_only_files(saved, tmp_path, fmt, extra):
+@pytest.mark.parametrize("name,fmt,extra", [
+    ("cnn", "h5", []),
+    ("cnn", "weights.h5", ["--keras", "{fixtures}/cnn.py"]),
+    # no config: groups come alphabetically (batch_normalization before conv2d), Keras numbers them in
+    # model.layers order, which for a graph is by depth, not tfpt's first use
+    ("bn_dropout_cnn", "weights.h5", ["--keras", "{fixtures}/bn_dropout_cnn.py"]),
+    ("functional_resnet", "weights.h5", ["--keras", "{fixtures}/functional_resnet.py"]),
+    # the architecture from the source, the weights from a .keras file in Keras' order
+    ("functional_resnet", "keras", ["--keras", "{fixtures}/functional_resnet.py"]),
+])
+def test_legacy_h5_and_weights_only_files(saved, tmp_path, name, fmt, extra):
     out, _ = saved
     extra = [e.format(fixtures=FIXTURES) for e in extra]
-    _ok(_cli("convert", str(out / f"cnn.{fmt}"), "-o", str(tmp_path / "cnn.pt"), *extra), "— ok")
+    _ok(_cli("convert", str(out / f"{name}.{fmt}"), "-o", str(tmp_path / f"{name}.pt"), *extra), "— ok")
 
 
 def test_module_from_a_translated_script(saved, tmp_path):
@@ -208,7 +232,7 @@ def test_wrong_model_for_the_weights(saved, tmp_path):
 
 def test_unmappable_architectures_point_at_the_onnx_route(saved, tmp_path):
     out, _ = saved
-    _bad(_cli("convert", str(out / "branching.keras"), "-o", str(tmp_path / "o.safetensors")), "-o model.pt2")
+    _bad(_cli("convert", str(out / "nested.keras"), "-o", str(tmp_path / "o.safetensors")), "nested model", "-o model.pt2")
     _bad(_cli("convert", str(out / "lambda.keras"), "-o", str(tmp_path / "o.safetensors")), "Lambda", "--trust")
 
 
@@ -396,3 +420,80 @@ def test_a_module_that_flattens_channels_first(saved, tmp_path):
         assert np.array_equal(a, b)
     _bad(_cli("convert", str(out / "cnn.keras"), "-o", str(tmp_path / "c.safetensors"), "--flatten", "channels-first"),
          "--module")
+
+
+# --------------------------------------------------------------------------- layers with several tensors per weight
+
+LAYERS_BUILD = textwrap.dedent("""
+    import os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import keras, numpy as np
+    from keras import layers as L
+    out = sys.argv[1]
+    rng = np.random.default_rng(0)
+    x = keras.Input((6, 8))
+    attended = L.MultiHeadAttention(2, 4)(x, x, use_causal_mask=True)
+    q, kv = keras.Input((5, 6)), keras.Input((7, 3))
+    a, b, shared = keras.Input((5,)), keras.Input((5,)), L.Dense(4, activation="tanh")
+    models = {
+        # nn.ModuleDict (depthwise + pointwise) and torch-side submodules: one Keras layer each
+        "separable": keras.Sequential([keras.Input((8, 8, 3)), L.SeparableConv2D(4, 3, depth_multiplier=2),
+                                       L.Reshape((36, 4)), L.SeparableConv1D(2, 3, use_bias=False), L.Flatten(), L.Dense(1)]),
+        "time_distributed": keras.Sequential([keras.Input((4, 3)), L.TimeDistributed(L.Dense(2, activation="relu")),
+                                              L.Flatten(), L.Dense(1)]),
+        "normalization": keras.Sequential([keras.Input((3,)), L.Normalization(), L.Dense(2)]),  # a scalar count
+        "prelu_depthwise": keras.Sequential([keras.Input((6, 6, 2)), L.Conv2D(3, 3), L.PReLU(shared_axes=[1, 2]),
+                                             L.DepthwiseConv2D(2, depth_multiplier=2), L.GlobalAveragePooling2D()]),
+        # three Keras kernels -> one in_proj_weight; a residual branch and an `x + y` op
+        "self_attention": keras.Model(x, L.Dense(3)(L.LayerNormalization()(x + attended))),
+        # key/value of another size: q/k/v_proj_weight; two inputs
+        "cross_attention": keras.Model([q, kv], L.MultiHeadAttention(3, 2, use_bias=False)(q, kv)),
+        # one layer called on two inputs, two heads (both verified), `a - b` saved as an op
+        "shared_two_heads": keras.Model([a, b], [L.Dense(1)(L.Concatenate()([shared(a), shared(b)])),
+                                                 L.Dense(2)(shared(a) - shared(b))]),
+    }
+    for name, model in models.items():
+        for w in model.weights:
+            if w.dtype == "float32":  # small values: outputs near 1, so 1e-5 is a tight check
+                v = 0.3 * rng.standard_normal(w.shape).astype("float32")
+                w.assign(np.abs(v) + 0.5 if "variance" in w.path else v)
+        if name == "normalization":
+            model.layers[0].adapt(rng.standard_normal((20, 3)).astype("float32") * 3 + 1)
+        model.save(os.path.join(out, name + ".keras"))
+""")
+
+SPECIAL_LAYERS = ["separable", "time_distributed", "normalization", "prelu_depthwise", "self_attention", "cross_attention",
+                  "shared_two_heads"]
+
+
+@pytest.fixture(scope="module")
+def special(tmp_path_factory):
+    out = tmp_path_factory.mktemp("convert_layers")
+    proc = subprocess.run([sys.executable, "-c", LAYERS_BUILD, str(out)], capture_output=True, text=True, cwd=ROOT,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+@pytest.mark.parametrize("name", SPECIAL_LAYERS)
+def test_layers_converting_both_ways(special, tmp_path, name):
+    """.keras -> .safetensors -> .keras, each verified against Keras, the same bits back (shapes too:
+    Normalization's count stays a scalar)."""
+    src = special / f"{name}.keras"
+    st = tmp_path / f"{name}.safetensors"
+    _ok(_cli("convert", str(src), "-o", str(st)), "— ok")
+    back = tmp_path / f"{name}.keras"
+    _ok(_cli("convert", str(st), "--keras", str(src), "-o", str(back)), "— ok")
+    before, after = _weights(src), _weights(back)
+    assert len(before) == len(after)
+    for a, b in zip(before, after):
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+
+
+def test_branching_functional_model_converts_directly(saved, tmp_path):
+    """A graph (two Dense on one input, merged) from the checkpoint's own config, no source needed."""
+    out, _ = saved
+    st = tmp_path / "branching.safetensors"
+    _ok(_cli("convert", str(out / "branching.keras"), "-o", str(st)), "— ok")
+    back = tmp_path / "branching.weights.h5"
+    _ok(_cli("convert", str(st), "--keras", str(out / "branching.keras"), "-o", str(back)), "— ok")

@@ -294,3 +294,27 @@ def test_what_stays_keras_is_marked_at_its_line(source, line, reason):
     assert "keras.Model(" in result.code and "nn.Module" not in result.code
     # one explanation, not one TODO per graph statement
     assert len(result.todos) == 1, result.todos
+
+
+def test_keras_1_input_output_keywords():
+    """Old tutorials write Model(input=..., output=...): the same graph."""
+    result = tr("""
+        a = keras.Input(shape=(4,))
+        b = layers.Dense(2)(a)
+        model = keras.Model(input=a, output=b)
+    """)
+    assert forward_of(result) == ["b = self.dense(a)", "return b"]
+    assert not result.todos
+
+
+def test_an_earlier_models_compile_does_not_stop_the_next_graph():
+    result = tr("""
+        a = keras.Input(shape=(4,))
+        m0 = keras.Model(a, layers.Dense(2)(a))
+        m0.compile(optimizer="adam", loss="mse")
+        b = keras.Input(shape=(3,))
+        m1 = keras.Model(b, layers.Dense(2)(b))
+    """)
+    assert "m0 = M0()" in result.code and "m1 = M1()" in result.code
+    assert "m0.optimizer = " in result.code
+    assert not result.todos, result.todos

@@ -29,7 +29,8 @@ import pytest
 from converters.verify import verify_file
 from translator.spec.activations import ACTIVATIONS
 from translator.spec.layers import ALIASES, LAYERS, accepted_args
-from translator.spec.weights import BiasSplit, Depthwise, GateReorder, Reshape, StackedBias, Transpose
+from translator.spec.weights import (AttentionInput, AttentionOutput, BiasSplit, Depthwise, GateReorder, Reshape,
+                                     StackedBias, Transpose)
 from translator.translate import translate_source
 
 TRAIN_STEPS = 2
@@ -37,7 +38,8 @@ TRAIN_STEPS = 2
 
 @dataclass(frozen=True)
 class Sample:
-    """One Keras Sequential model: input shape (no batch axis) and its layers as source."""
+    """One Keras Sequential model: input shape (no batch axis) and its layers as source; or, with
+    ``inputs``, a Functional one: named inputs and the statements that build its output ``y``."""
 
     id: str
     shape: tuple
@@ -48,6 +50,8 @@ class Sample:
     #: False for layers random in training (augmentation, noise, spatial dropout): the two
     #: frameworks draw different numbers, so only inference is compared (not compiled)
     train: bool = True
+    #: (name, shape) per ``keras.Input`` of a Functional sample (layers called on several tensors)
+    inputs: tuple = ()
 
 
 def S(id: str, shape: tuple, *layers: str, loss: str = "mse", known_gap: str = "") -> Sample:
@@ -57,6 +61,12 @@ def S(id: str, shape: tuple, *layers: str, loss: str = "mse", known_gap: str = "
 def R(id: str, shape: tuple, *layers: str) -> Sample:
     """A sample with a layer that is random in training: inference only."""
     return Sample(id, shape, layers, train=False)
+
+
+def G(id: str, inputs: dict, *lines: str, train: bool = True) -> Sample:
+    """A Functional sample: ``inputs`` name -> shape, ``lines`` build ``y`` from them. verify trains
+    single-input models only: a sample with several inputs (or a random layer) is inference only."""
+    return Sample(id, (), lines, train=train and len(inputs) == 1, inputs=tuple(inputs.items()))
 
 
 #: torch's BatchNorm updates running_var with the unbiased batch variance (n / (n - 1)), Keras
@@ -381,6 +391,22 @@ SAMPLES: dict[str, list[Sample]] = {
         S("elu", (4,), "Dense(3)", "ELU()"),
         S("elu-alpha", (4,), "Dense(3)", "ELU(alpha=0.5)"),
     ],
+    "MultiHeadAttention": [
+        G("mha-self-attention", {"x": (5, 8)}, "y = MultiHeadAttention(2, 4)(x, x)"),
+        # key and value of other sizes than the query: q/k/v_proj_weight instead of one in_proj_weight
+        G("mha-cross-kdim-nobias", {"x": (5, 6)}, "v = Dense(3)(x)",
+          "y = MultiHeadAttention(num_heads=3, key_dim=2, use_bias=False)(x, v)"),
+        G("mha-key-causal", {"x": (6, 4)}, "k = Dense(5)(x)", "v = Dense(5)(x)",
+          "y = MultiHeadAttention(2, 2)(x, v, key=k, use_causal_mask=True)"),
+        # what a saved config spells out (value_dim, output_shape, attention_axes) in a transformer block
+        G("mha-transformer-block", {"x": (6, 8)},
+          "a = MultiHeadAttention(4, 2, value_dim=2, output_shape=8, attention_axes=(1,))(x, x, use_causal_mask=True)",
+          "h = LayerNormalization()(x + a)", "y = Dense(3)(h)"),
+        G("mha-after-conv1d", {"x": (7, 3)}, "h = Conv1D(4, 2)(x)", "y = MultiHeadAttention(2, 2)(query=h, value=h)"),
+        # dropout on the attention weights: random in training, compared at inference
+        G("mha-two-inputs-dropout", {"q": (4, 6), "m": (7, 2)},
+          "y = MultiHeadAttention(3, 2, dropout=0.2)(q, m)", train=False),
+    ],
     "PReLU": [
         S("prelu", (4,), "Dense(3)", "PReLU()"),
         S("prelu-shared-after-conv", (4, 4, 2), "Conv2D(3, 2)", "PReLU(shared_axes=[1, 2])"),
@@ -435,6 +461,21 @@ UNSUPPORTED = [
     (S("prelu-per-position", (4, 4, 2), "PReLU()"), "slope per position"),
     (S("time-distributed-batchnorm", (3, 4), "TimeDistributed(layer=BatchNormalization())"), "TimeDistributed(BatchNormalization)"),
     (S("permute-not-a-permutation", (3, 4), "Permute((1, 1))"), "is not a permutation"),
+    (S("mha-in-sequential", (5, 8), "MultiHeadAttention(2, 4)"), "translated in Functional models"),
+]
+
+#: MultiHeadAttention calls nn.MultiheadAttention cannot express: the model stays Keras, a TODO at the call
+ATTENTION_UNSUPPORTED = [
+    (G("mha-heads-times-key-dim", {"x": (5, 8)}, "y = MultiHeadAttention(2, 3)(x, x)"), "num_heads * key_dim =="),
+    (G("mha-value-dim", {"x": (5, 8)}, "y = MultiHeadAttention(2, 4, value_dim=2)(x, x)"), "value_dim"),
+    (G("mha-output-shape", {"x": (5, 8)}, "y = MultiHeadAttention(2, 4, output_shape=6)(x, x)"), "output_shape"),
+    (G("mha-attention-axes", {"x": (3, 4, 8)}, "y = MultiHeadAttention(2, 4, attention_axes=(1, 2))(x, x)"),
+     "rank-3"),
+    (G("mha-attention-mask", {"x": (5, 8), "mask": (5, 5)}, "y = MultiHeadAttention(2, 4)(x, x, attention_mask=mask)"),
+     "attention_mask=...) is not translated"),
+    (G("mha-scores", {"x": (5, 8)}, "y, scores = MultiHeadAttention(2, 4)(x, x, return_attention_scores=True)"),
+     "return_attention_scores=True"),
+    (G("mha-gate", {"x": (5, 8)}, "y = MultiHeadAttention(2, 4, use_gate=True)(x, x)"), "use_gate"),
 ]
 
 
@@ -451,11 +492,17 @@ def keras_file(samples: list[Sample]) -> str:
     """One script: ``import keras``, the layer imports, and per sample ``mN`` built and compiled."""
     lines = ["import keras", f"from keras.layers import {', '.join(_imports(samples))}", ""]
     for i, s in enumerate(samples):
-        items = [f"keras.Input(shape={s.shape!r})", *s.layers]
         lines.append(f"# {s.id}")
-        lines.append(f"m{i} = keras.Sequential([{', '.join(items)}])")
-        if s.train:
-            lines.append(f"m{i}.compile(optimizer='sgd', loss={s.loss!r})")
+        if s.inputs:
+            names = [name for name, _ in s.inputs]
+            lines += [f"{name} = keras.Input(shape={shape!r})" for name, shape in s.inputs]
+            lines += list(s.layers)
+            lines.append(f"m{i} = keras.Model({names[0] if len(names) == 1 else '[' + ', '.join(names) + ']'}, y)")
+        else:
+            items = [f"keras.Input(shape={s.shape!r})", *s.layers]
+            lines.append(f"m{i} = keras.Sequential([{', '.join(items)}])")
+    # compiled after every model is built: a Functional model's trace follows every statement before it
+    lines += [f"m{i}.compile(optimizer='sgd', loss={s.loss!r})" for i, s in enumerate(samples) if s.train]
     return "\n".join(lines) + "\n"
 
 
@@ -475,7 +522,7 @@ def keras():
 _REQUIRED = {"units": 2, "rate": 0.5, "target_shape": (2,), "activation": "relu", "filters": 2,
              "kernel_size": 2, "input_dim": 3, "output_dim": 2, "alpha": 0.3, "pool_size": 2, "n": 2, "dims": (1,),
              "scale": 1.0, "height": 2, "width": 2, "factor": 0.1, "height_factor": 0.1, "width_factor": 0.1,
-             "stddev": 0.1}
+             "stddev": 0.1, "num_heads": 2, "key_dim": 2}
 
 
 def _construct(keras, name: str, **kwargs):
@@ -582,27 +629,44 @@ def _rank_shape(rank: int) -> tuple[int, ...]:
     return tuple(12 * (i + 1) for i in range(rank))
 
 
+def _attention_inputs(transform, rng) -> list:
+    """Keras' query, key and value kernels (in, heads, 2) [and biases (heads, 2)]; key and value of
+    other sizes than the query unless torch packs them."""
+    heads = transform.heads
+    out = []
+    for size in ((2 * heads,) * 3 if transform.packed else (2 * heads, 3, 5)):
+        out.append(rng.standard_normal((size, heads, 2)))
+        if transform.bias:
+            out.append(rng.standard_normal((heads, 2)))
+    return out
+
+
 def _round_trip(transform, rng) -> None:
-    """``to_keras(to_torch(a)) == a`` bit for bit, on a random array of the rank the transform takes."""
+    """``to_keras(to_torch(a)) == a`` bit for bit, on random arrays of the ranks the transform takes."""
     if isinstance(transform, (Transpose, GateReorder)):
-        a = rng.standard_normal(_rank_shape(len(transform.perm) if transform.perm else 2)).astype(np.float32)
-        back = transform.to_keras(transform.to_torch(a))
+        arrays = [rng.standard_normal(_rank_shape(len(transform.perm) if transform.perm else 2))]
     elif isinstance(transform, BiasSplit):
-        a = rng.standard_normal((12,)).astype(np.float32)
-        back = transform.to_keras(*transform.to_torch(a))
+        arrays = [rng.standard_normal((12,))]
     elif isinstance(transform, StackedBias):
-        a = rng.standard_normal((2, 12)).astype(np.float32)
-        back = transform.to_keras(*transform.to_torch(a))
+        arrays = [rng.standard_normal((2, 12))]
     elif isinstance(transform, Depthwise):
-        a = rng.standard_normal((3, 2, 5, transform.multiplier)).astype(np.float32)
-        back = transform.to_keras(transform.to_torch(a))
+        arrays = [rng.standard_normal((3, 2, 5, transform.multiplier))]
     elif isinstance(transform, Reshape):
-        a = np.asarray(rng.standard_normal(transform.keras_shape), dtype=np.float32)
-        back = transform.to_keras(transform.to_torch(a))
+        arrays = [rng.standard_normal(transform.keras_shape)]
+    elif isinstance(transform, AttentionInput):
+        arrays = _attention_inputs(transform, rng)
+    elif isinstance(transform, AttentionOutput):
+        arrays = [rng.standard_normal((transform.heads, 2, 5))]
     else:
         pytest.fail(f"unknown weight transform {transform!r}")
-    assert back.shape == a.shape and back.dtype == a.dtype, transform
-    assert np.array_equal(a, back), f"{transform.describe()} does not invert"
+    arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
+    out = transform.to_torch(*arrays)
+    back = transform.to_keras(*out) if isinstance(out, tuple) else transform.to_keras(out)
+    back = back if isinstance(back, tuple) else (back,)
+    assert len(back) == len(arrays), transform
+    for a, b in zip(arrays, back):
+        assert b.shape == a.shape and b.dtype == a.dtype, transform
+        assert np.array_equal(a, b), f"{transform.describe()} does not invert"
 
 
 @pytest.mark.parametrize("name", ROW_IDS)
@@ -673,6 +737,11 @@ def test_weight_transforms_invert_on_every_rank():
             w = Depthwise(multiplier).to_torch(a)
             assert w.shape == (4 * multiplier, 1, *k)
             assert np.array_equal(Depthwise(multiplier).to_keras(w), a)
+    for heads in (1, 3):
+        for bias in (True, False):
+            for packed in (True, False):
+                _round_trip(AttentionInput(heads, bias, packed), rng)
+        _round_trip(AttentionOutput(heads), rng)
     _round_trip(Reshape((1, 1, 5), (5,)), rng)
     _round_trip(Reshape((1, 1), (1,)), rng)
     _round_trip(Reshape((), (1,)), rng)
@@ -743,7 +812,7 @@ def test_sample_verifies(verified, translated_samples, index):
     forward = report[0]
     assert "forward max abs" in forward and forward.endswith("— ok"), text
     if not sample.train:
-        assert "training skipped: no translated compile()" in text and "FAILED" not in text, text
+        assert "training skipped: " in text and "FAILED" not in text, text
         return
     assert "skipped" not in text and "FAILED" not in text, text
     training = [line for line in report if line.strip().startswith(f"training {TRAIN_STEPS} steps")]
@@ -788,6 +857,19 @@ def _torch_module(*layers: str, shape: tuple):
     ns = {"torch": torch, "nn": nn, "F": F}
     exec(emitted.source, ns)
     return ns[model.class_name](), emitted, result
+
+
+def _torch_module_graph(inputs: dict, *lines: str):
+    """The translated module of a one-sample Functional Keras file (torch only)."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    result = translate_source(keras_file([G("t", inputs, *lines, train=False)]), "t.py")
+    assert _unexpected_todos(result) == [], result.code
+    ns = {"torch": torch, "nn": nn, "F": F}
+    exec(result.emitted[result.models[0].class_name].source, ns)
+    return ns[result.models[0].class_name](), result.emitted[result.models[0].class_name], result
 
 
 def _flip_check(axes):
@@ -895,8 +977,8 @@ def test_normalization_adapted_stats(keras):
     got = module.eval()(torch.from_numpy(x)).detach().numpy()
     assert np.abs(got - expected).max() <= 1e-5 * max(1.0, np.abs(expected).max())  # variance ~1e-18: Keras' 1e-7 floor
     (_, back), = transfer.state_dict_to_model({k: v.numpy() for k, v in module.state_dict().items()}, emitted.weights)
-    for (name, a), (_, b) in zip(keras_weights[0], back):
-        assert np.array_equal(a.ravel(), b.ravel()) and a.dtype == b.dtype, name
+    for (name, a), (_, b) in zip(keras_weights[0], back):  # the scalar count stays a scalar
+        assert np.array_equal(a, b) and a.shape == b.shape and a.dtype == b.dtype, name
 
 
 # --------------------------------------------------------------------------- 3. refused
@@ -911,3 +993,36 @@ def test_unsupported_stays_keras_with_a_todo(sample, reason):
     assert "nn.Module" not in result.code
     assert "import keras" in result.code  # the Keras code still runs
     assert "# TODO(tfpt): " in result.code
+
+
+@pytest.mark.parametrize("sample, reason", [pytest.param(s, r, id=s.id) for s, r in ATTENTION_UNSUPPORTED])
+def test_attention_that_does_not_map_stays_keras(sample, reason):
+    source = keras_file([sample])
+    line = next(n for n, text in enumerate(source.splitlines(), 1) if "MultiHeadAttention(" in text and "import" not in text)
+    result = translate_source(source, "unsupported.py")
+    assert [d.line for d in result.todos] == [line], f"{sample.id} was translated:\n{result.code}"
+    assert reason in result.todos[0].reason, result.todos[0].reason
+    assert result.models == [] and "nn.Module" not in result.code
+
+
+def test_attention_initialises_like_keras(keras):
+    """reset_parameters draws each projection from Keras' glorot bound (Keras 3 takes the fans from the
+    EinsumDense's input and output axes: in and heads * key_dim), biases zero."""
+    import torch
+
+    module, _, _ = _torch_module_graph({"q": (3, 64), "kv": (3, 24)}, "y = MultiHeadAttention(4, 16)(q, kv)")
+    layer = keras.layers.MultiHeadAttention(4, 16)
+    layer(np.zeros((1, 3, 64), np.float32), np.zeros((1, 3, 24), np.float32))
+    keras_max = {w.path.split("/")[-2]: float(np.abs(w.numpy()).max()) for w in layer.weights if w.path.endswith("kernel")}
+    mha = module.multi_head_attention
+    torch_max = {"query": mha.q_proj_weight, "key": mha.k_proj_weight, "value": mha.v_proj_weight,
+                 "attention_output": mha.out_proj.weight}
+    for name, fans in (("query", 64 + 64), ("key", 24 + 64), ("value", 24 + 64), ("attention_output", 64 + 64)):
+        bound = (6 / fans) ** 0.5
+        assert 0.97 * bound < keras_max[name] <= bound, (name, keras_max[name], bound)  # the bound is Keras'
+        assert 0.97 * bound < float(torch_max[name].detach().abs().max()) <= bound, name
+    assert not mha.in_proj_bias.any() and not mha.out_proj.bias.any()
+    packed, _, _ = _torch_module_graph({"x": (3, 64)}, "y = MultiHeadAttention(4, 16)(x, x)")
+    for w in packed.multi_head_attention.in_proj_weight.view(3, 64, 64):  # query, key, value: a bound each
+        assert 0.97 * (6 / 128) ** 0.5 < float(w.detach().abs().max()) <= (6 / 128) ** 0.5
+    assert torch.is_tensor(mha.in_proj_bias)

@@ -123,7 +123,8 @@ def _class_source(model: ModelIR, kind: str, takes: str, init_lines, reset, para
 
 def constructor_params(model: ModelIR) -> list[str]:
     """``__init__`` parameters: names the layers read, then the nested models it is built around."""
-    return [*model.init_params, *model.submodels]
+    # a subclassed block is built by the class itself (`self.block = Block(64)`), not passed in
+    return [*model.init_params, *(k for k, v in model.submodels.items() if v.subclass is None)]
 
 
 def emit_graph(model: ModelIR, built: list[Built], submodels: dict) -> EmittedModel:
@@ -260,6 +261,8 @@ def _reset_parameters(layers) -> list[str]:
                 "    for name, param in lstm.named_parameters():",
                 '        if name.startswith("bias_ih"):',
                 "            nn.init.ones_(param[h:2 * h])"]
+    for layer, b in layers:  # a row's own lines, for what no shared kind covers
+        out.extend(line.replace("{m}", f"self.{layer.attr}") for line in b.reset)
     return out
 
 

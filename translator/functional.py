@@ -414,6 +414,8 @@ class Tracer:
             if _is_symbolic(base):
                 if isinstance(base, SymTensor) and node.attr.value == "shape":
                     return _TensorShape(self.tensors[base.id])
+                if isinstance(base, SymModel) and node.attr.value in _MODEL_METHODS:
+                    return UNKNOWN  # `m0.compile(...)` before the next graph: not part of any graph
                 raise GraphError(f"{code(node)} on a Keras tensor or layer is not translated", node)
             return evaluate(node, self.frame.env)
         for n in names_read(node):
@@ -508,6 +510,10 @@ class Tracer:
                 raise GraphError("this graph uses a model tfpt did not translate", node)
             self._mark_symbolic()
             return SymModel(model.var or model.class_name, model, self.rec.plan.emitted[model.class_name])
+        blocks = getattr(self.rec, "block_classes", ())
+        if isinstance(node.func, cst.Name) and q is None and node.func.value in blocks \
+                and self.frame.lookup(node.func.value) is None:
+            return blocks.instance(self, node)  # a custom Layer subclass of this file: `Block(64)`
         if isinstance(node.func, cst.Name) and node.func.value in self.functions and q is None \
                 and self.frame.lookup(node.func.value) is None:
             args = self._args(node)
@@ -515,6 +521,8 @@ class Tracer:
                 return self._inline(self.functions[node.func.value], node, args)
             return UNKNOWN
         callee = self._expr(node.func)
+        if blocks and blocks.is_block(callee):
+            return blocks.apply(self, callee, node)
         if isinstance(callee, SymLayer):
             return self._apply(callee, node)
         if isinstance(callee, SymModel):
@@ -648,6 +656,8 @@ class Tracer:
                 raise GraphError(f"calling a layer with {k}=... is not translated", node)
 
     def _apply(self, layer: SymLayer, node: cst.Call) -> SymTensor:
+        if isinstance(layer.spec, layers.CallSpec):
+            return self._apply_call(layer, node)
         if not node.args or node.args[0].keyword is not None and node.args[0].keyword.value != "inputs":
             raise GraphError(f"{code(node.func)} called without an input", node)
         inputs = self._expr(node.args[0].value)
@@ -684,10 +694,26 @@ class Tracer:
         self._add_node(list(inputs), out, built.forward, f"{{layer}}([{placeholders}])", layer.index, attr)
         return out
 
-    def _common_layout(self, inputs: list[SymTensor]) -> tuple[list[Tensor], list[str]]:
-        """Every input in one layout: channels-first when all are, else channels-last."""
+    def _apply_call(self, layer: SymLayer, node: cst.Call) -> SymTensor:
+        """A layer called on several tensors by argument (``mha(query, value)``): its row binds the call."""
+        try:
+            names, inputs, options = layer.spec.bind_call(self._args(node))
+            if not inputs or not all(isinstance(i, SymTensor) for i in inputs):
+                raise Unsupported(f"{layer.spec.keras} is translated when called on Keras tensors")
+            tensors, exprs = self._common_layout(inputs, layer.spec.layout)
+            built = layer.spec.build_call(layer.args, options, dict(zip(names, tensors)), dict(zip(names, exprs)))
+        except Unsupported as e:
+            raise GraphError(_prefixed(layer.spec.keras, e), node) from None
+        attr = self._register(layer, built)
+        out = self._new_tensor(built.output)
+        self._add_node(inputs, out, built.forward, layer.spec.call_text(len(inputs), options), layer.index, attr)
+        return out
+
+    def _common_layout(self, inputs: list[SymTensor], layout: str | None = None) -> tuple[list[Tensor], list[str]]:
+        """Every input in ``layout`` if given, else in one layout: channels-first when all are, else channels-last."""
         ts = [self.tensors[i.id] for i in inputs]
-        layout = TORCH if all(t.layout == TORCH for t in ts) else KERAS
+        if layout not in (KERAS, TORCH):
+            layout = TORCH if all(t.layout == TORCH for t in ts) else KERAS
         exprs, out = [], []
         for i, t in enumerate(ts):
             lines, t2 = to_layout(t, layout)
@@ -833,10 +859,11 @@ class Tracer:
         pos = [a.value for a in call.args if a.keyword is None]
         if any(a.star for a in call.args):
             raise GraphError("Model(*args) is not translated", call)
-        inputs_node = kw.get("inputs", pos[0] if pos else None)
-        outputs_node = kw.get("outputs", pos[1] if len(pos) > 1 else None)
+        # Keras 1 spelled them `input=` / `output=` (old tutorials still do)
+        inputs_node = kw.get("inputs", kw.get("input", pos[0] if pos else None))
+        outputs_node = kw.get("outputs", kw.get("output", pos[1] if len(pos) > 1 else None))
         for k in kw:
-            if k not in ("inputs", "outputs", "name", "trainable"):
+            if k not in ("inputs", "outputs", "input", "output", "name", "trainable"):
                 raise GraphError(f"Model({k}=...) is not translated", call)
         if inputs_node is None or outputs_node is None:
             raise GraphError("Model() without inputs and outputs (a subclassed model?) is not translated here", call)
@@ -932,6 +959,10 @@ class _TensorShape:
     def __init__(self, tensor: Tensor):
         self.tensor = tensor
 
+
+#: methods of an earlier model that a later graph's scope may call without touching the graph
+_MODEL_METHODS = frozenset({"compile", "fit", "evaluate", "predict", "summary", "save", "save_weights",
+                            "load_weights", "train_on_batch", "test_on_batch", "predict_on_batch"})
 
 _COMPARISONS = {
     cst.Equal: lambda a, b: a == b, cst.NotEqual: lambda a, b: a != b, cst.LessThan: lambda a, b: a < b,

@@ -65,6 +65,15 @@ class Graph:
 
 
 @dataclass
+class Subclass:
+    """A subclassed Keras model as written: verify builds this class itself, not a rebuild."""
+
+    keras_class: str  # the class statement, as written
+    ctor_args: str  # its first instance's constructor arguments, as static literals
+    input_shape: tuple  # the input's shape without the batch axis
+
+
+@dataclass
 class ModelIR:
     """A Keras model as written in the source: Sequential (``graph`` None) or Functional."""
 
@@ -77,6 +86,8 @@ class ModelIR:
     graph: Graph | None = None
     #: nested models used as layers: attribute -> the inner model
     submodels: dict[str, "ModelIR"] = field(default_factory=dict)
+    #: set for a translated ``keras.Model`` subclass
+    subclass: Subclass | None = None
 
 
 #: ``nn.Module`` attributes a layer must not shadow

@@ -277,6 +277,10 @@ def _render(from_slices: bool, steps, op_args: list[list[cst.Arg]], root: cst.Ca
         data = root.args[0].value
         parts = [el.value for el in data.elements] if isinstance(data, (cst.Tuple, cst.List)) else [data]
         expr = "torch.utils.data.TensorDataset({})".format(", ".join(f"torch.as_tensor({_code(p)})" for p in parts))
+        if not isinstance(data, (cst.Tuple, cst.List)) and not any(kind == "map" for kind, _ in steps):
+            # one array: the tensor is the dataset, so batches are tensors as tf.data yields them
+            # (a TensorDataset's would be 1-element lists)
+            expr = f"torch.as_tensor({_code(data)})"
     else:
         expr = _code(root.func.value)
     for (kind, info), args in zip(steps, op_args):

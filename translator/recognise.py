@@ -15,7 +15,7 @@ from typing import Callable
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from . import emit_torch, names, tf1
+from . import custom_training, emit_torch, names, subclassing, tf1
 from .functional import MODEL, GraphError, Tracer
 from .diagnostics import Diagnostic
 from .evaluate import Constants, code, evaluate, names_read, target_names, value_of
@@ -193,10 +193,13 @@ class Recogniser:
     def run(self) -> Plan:
         constructions = self._find_constructions()
         self._propagate_model_names(constructions)
+        subclassing.translate(self)  # keras.Model / Layer subclasses: __init__ + call -> nn.Module
         for item in constructions:
-            self._translate_model(*item)
+            if not self.consumed_within(item[0]):  # a Sequential inside a subclass goes with the class
+                self._translate_model(*item)
         self._finish_deferred()
         self._drop_inlined_functions()
+        custom_training.translate(self)  # TF2 custom loops: GradientTape, tf.function, model calls (before their TODOs)
         self._translate_calls()
         tf1.translate(self)  # TF1 graph code: placeholders, sessions, minimize
         self._report_leftovers()
@@ -374,8 +377,15 @@ class Recogniser:
             self._leave_model(call, stmt, f"{e.message}; the model is left in Keras", e.node or call, "Model")
             return
         self.inlined_functions.update(tracer.inlined)
+        for attr, sub in submodels.items():  # a custom layer's block is built by the class, as in Keras
+            if getattr(sub, "custom", None) is not None:
+                emitted.source = emitted.source.replace(f"        self.{attr} = {attr}\n",
+                                                        f"        self.{attr} = {sub.custom.ctor}\n", 1)
+        if submodels and getattr(self, "block_classes", None):
+            self.block_classes.accept(tracer)
         for var_name, (inner, inner_emitted) in tracer.finished_sequentials.items():
             self.accept_sequential(var_name, inner, inner_emitted)
+        stmts |= getattr(tracer, "block_stmts", set())
         stmts.discard(id(stop))
         self._accept_model(model, emitted, call, stmt, sorted(stmts), fn)
 

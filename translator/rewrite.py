@@ -119,6 +119,10 @@ class ApplyPlan(cst.CSTTransformer):
             return self._with_inserts(original, self._todo_lines(original, result))
         return result
 
+    def leave_Decorator(self, original, updated):
+        # a decorator the plan replaces by nothing (``@tf.function``) goes
+        return cst.RemovalSentinel.REMOVE if self.plan.replace_stmt.get(id(original)) == [] else updated
+
     def leave_IndentedBlock(self, original, updated):
         if not updated.body:
             return updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])

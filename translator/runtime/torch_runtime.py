@@ -450,6 +450,211 @@ def accuracy(y_pred, y_true):
 
 
 # ---------------------------------------------------------------------------
+# Metric objects: keras.metrics.Mean, SparseCategoricalAccuracy, ... keep running totals across batches
+# ---------------------------------------------------------------------------
+
+
+def exact_accuracy(y_pred, y_true):
+    """keras.metrics.accuracy (the `Accuracy` class): 1.0 where the prediction equals the target exactly."""
+    return (y_pred == match_target(y_pred, y_true)).float()
+
+
+def mean_squared_error_per_sample(y_pred, y_true):
+    """keras.losses.mean_squared_error before the batch mean: what the MeanSquaredError metric averages."""
+    return F.mse_loss(*align(y_pred, y_true), reduction="none").mean(dim=-1)
+
+
+def mean_absolute_error_per_sample(y_pred, y_true):
+    """keras.losses.mean_absolute_error before the batch mean: what the MeanAbsoluteError metric averages."""
+    return F.l1_loss(*align(y_pred, y_true), reduction="none").mean(dim=-1)
+
+
+def binary_crossentropy_per_sample(y_pred, y_true, from_logits=False, label_smoothing=0.0):
+    """keras.losses.binary_crossentropy per sample (probabilities clipped to [1e-7, 1 - 1e-7] like Keras)."""
+    y_true = y_true.to(y_pred.dtype)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        values = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
+    else:
+        values = F.binary_cross_entropy(y_pred.clamp(1e-7, 1 - 1e-7), y_true, reduction="none")
+    return values.mean(dim=-1)
+
+
+def categorical_crossentropy_per_sample(y_pred, y_true, from_logits=False, label_smoothing=0.0):
+    """keras.losses.categorical_crossentropy per sample: probabilities renormalised and clipped like Keras."""
+    y_true = y_true.to(y_pred.dtype)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[-1]
+    if from_logits:
+        return -(y_true * y_pred.log_softmax(dim=-1)).sum(dim=-1)
+    probs = (y_pred / y_pred.sum(dim=-1, keepdim=True)).clamp(1e-7, 1 - 1e-7)
+    return -(y_true * probs.log()).sum(dim=-1)
+
+
+def sparse_categorical_crossentropy_per_sample(y_pred, y_true, from_logits=False):
+    """keras.losses.sparse_categorical_crossentropy per sample (probabilities clipped, log, softmax, like Keras)."""
+    logits = y_pred if from_logits else y_pred.clamp(1e-7, 1 - 1e-7).log()
+    return F.cross_entropy(logits.movedim(-1, 1), sparse_target(y_pred, y_true), reduction="none")
+
+
+def samplewise_values(values, sample_weight, reduce):
+    """Keras's reduce_to_samplewise_values: float32 values (detached) and weights brought to one value per sample.
+
+    Weights apply at their own rank (values are first reduced to it), and axes past the first
+    are reduced (`reduce` is torch.mean for Mean, torch.sum for Sum); a scalar weight reduces the
+    whole batch to one weighted value.
+    """
+    values = torch.as_tensor(values).detach().float()
+    if sample_weight is not None:
+        sample_weight = torch.as_tensor(sample_weight, device=values.device).detach().float()
+        sample_weight, values = align(sample_weight, values)  # Keras's squeeze_or_expand_to_same_rank(values, weights)
+        weight_dims = sample_weight.dim()
+        if values.dim() > weight_dims:
+            values = reduce(values, dim=tuple(range(weight_dims, values.dim())))
+        sample_weight = sample_weight.broadcast_to(values.shape)
+        values = values * sample_weight
+        if weight_dims > 1:
+            sample_weight = reduce(sample_weight, dim=tuple(range(1, weight_dims)))
+    if values.dim() > 1:
+        values = reduce(values, dim=tuple(range(1, values.dim())))
+    return values, sample_weight
+
+
+class Metric:
+    """keras.metrics.Metric: `update_state(...)` with each batch, `result()`, `reset_state()`; `.name` as given.
+
+    Calling a metric updates it and returns the result so far, as Keras does. Totals are float32
+    0-d tensors, like Keras's metric variables, and never hold on to an autograd graph.
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self.reset_state()
+
+    def __call__(self, *args, **kwargs):
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+
+class Sum(Metric):
+    """keras.metrics.Sum: the (sample-weighted) sum of every value given since the last reset."""
+
+    def __init__(self, name="sum"):
+        super().__init__(name)
+
+    def reset_state(self):
+        self.total = torch.tensor(0.0)
+
+    def update_state(self, values, sample_weight=None):
+        values, _ = samplewise_values(values, sample_weight, torch.sum)
+        self.total = self.total + values.sum()
+
+    def result(self):
+        return self.total.clone()  # a new tensor, as Keras returns: `result += 1` must not change the metric
+
+
+class Mean(Metric):
+    """keras.metrics.Mean: the (sample-weighted) mean of every value given since the last reset; 0 before any."""
+
+    def __init__(self, name="mean"):
+        super().__init__(name)
+
+    def reset_state(self):
+        self.total, self.count = torch.tensor(0.0), torch.tensor(0.0)
+
+    def update_state(self, values, sample_weight=None):
+        values, sample_weight = samplewise_values(values, sample_weight, torch.mean)
+        self.total = self.total + values.sum()
+        if sample_weight is not None:
+            self.count = self.count + sample_weight.sum()
+        else:
+            self.count = self.count + (len(values) if values.dim() else 1)
+
+    def result(self):
+        return torch.where(self.count == 0, 0.0, self.total / self.count)  # Keras's divide_no_nan
+
+
+class MeanMetricWrapper(Mean):
+    """keras.metrics.MeanMetricWrapper: the mean of `fn(y_pred, y_true)` per sample (torch's argument order)."""
+
+    def __init__(self, fn, name, **kwargs):
+        self.fn, self.kwargs = fn, kwargs
+        super().__init__(name)
+
+    def update_state(self, y_pred, y_true, sample_weight=None):
+        y_pred = torch.as_tensor(y_pred).detach()
+        y_true = torch.as_tensor(y_true, device=y_pred.device).detach()
+        super().update_state(self.fn(y_pred, y_true, **self.kwargs), sample_weight)
+
+
+class Accuracy(MeanMetricWrapper):
+    """keras.metrics.Accuracy: how often the prediction equals the target exactly."""
+
+    def __init__(self, name="accuracy"):
+        super().__init__(exact_accuracy, name)
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    """keras.metrics.BinaryAccuracy: how often (y_pred > threshold) equals the 0/1 target."""
+
+    def __init__(self, name="binary_accuracy", threshold=0.5):
+        super().__init__(binary_accuracy, name, threshold=threshold)
+        self.threshold = threshold
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    """keras.metrics.CategoricalAccuracy: how often argmax(y_pred) equals argmax of the one-hot target."""
+
+    def __init__(self, name="categorical_accuracy"):
+        super().__init__(categorical_accuracy, name)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    """keras.metrics.SparseCategoricalAccuracy: how often argmax(y_pred) equals the integer label."""
+
+    def __init__(self, name="sparse_categorical_accuracy"):
+        super().__init__(sparse_categorical_accuracy, name)
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    """keras.metrics.MeanSquaredError: the mean over samples of the squared error (averaged over the last axis)."""
+
+    def __init__(self, name="mean_squared_error"):
+        super().__init__(mean_squared_error_per_sample, name)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    """keras.metrics.MeanAbsoluteError: the mean over samples of the absolute error (averaged over the last axis)."""
+
+    def __init__(self, name="mean_absolute_error"):
+        super().__init__(mean_absolute_error_per_sample, name)
+
+
+class BinaryCrossentropy(MeanMetricWrapper):
+    """keras.metrics.BinaryCrossentropy: the mean binary crossentropy over samples."""
+
+    def __init__(self, name="binary_crossentropy", from_logits=False, label_smoothing=0):
+        super().__init__(binary_crossentropy_per_sample, name, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+
+
+class CategoricalCrossentropy(MeanMetricWrapper):
+    """keras.metrics.CategoricalCrossentropy: the mean crossentropy against one-hot (or soft) targets."""
+
+    def __init__(self, name="categorical_crossentropy", from_logits=False, label_smoothing=0):
+        super().__init__(categorical_crossentropy_per_sample, name, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+
+
+class SparseCategoricalCrossentropy(MeanMetricWrapper):
+    """keras.metrics.SparseCategoricalCrossentropy: the mean crossentropy against integer labels."""
+
+    def __init__(self, name="sparse_categorical_crossentropy", from_logits=False):
+        super().__init__(sparse_categorical_crossentropy_per_sample, name, from_logits=from_logits)
+
+
+# ---------------------------------------------------------------------------
 # Optimizers whose epsilon sits where Keras puts it (torch differs for tiny gradients)
 # ---------------------------------------------------------------------------
 

@@ -12,12 +12,14 @@ says whether the torch tensor currently is channels-last ("keras") or channels-f
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 from . import activations
 from .values import UNKNOWN, Dim, Unsupported, Value, product
-from .weights import BiasSplit, Depthwise, GateReorder, Reshape, StackedBias, Transpose, WeightRule, rule
+from .weights import (AttentionInput, AttentionOutput, BiasSplit, Depthwise, GateReorder, Reshape, StackedBias, Transpose,
+                      WeightRule, rule)
 
 KERAS, TORCH, ANY = "keras", "torch", "any"
 
@@ -66,8 +68,11 @@ class Built:
     init: list[str] = field(default_factory=list)
     weights: tuple[WeightRule, ...] = ()
     notes: list[str] = field(default_factory=list)
-    #: ``__init__`` lines right after the module is built (``{m}`` is the module)
+    #: ``__init__`` lines right after the module is built (``{m}`` is the module): buffers, frozen parameters
     setup: list[str] = field(default_factory=list)
+    #: ``reset_parameters()`` lines (``{m}`` is the module): Keras' initialisation where no shared ``init``
+    #: kind covers it, kept with the others so that re-initialising a model starts from Keras' values again
+    reset: list[str] = field(default_factory=list)
     #: torch parameter -> its shape (what the weight rules must produce; unknown dims are None)
     shapes: dict[str, tuple[int | None, ...]] = field(default_factory=dict)
 
@@ -133,6 +138,43 @@ class LayerSpec:
                 raise Unsupported(f"{self.keras} got {k} twice")
             given[k] = v
         return Args(self, given)
+
+
+@dataclass(frozen=True)
+class CallSpec(LayerSpec):
+    """A layer called on several tensors given as separate arguments (``mha(query, value, key)``).
+
+    ``inputs`` names the call's tensor arguments in Keras' order (an optional one not given
+    is left out), ``call_defaults`` its other arguments with Keras' defaults. The shape rule
+    is ``build_call(args, options, tensors, exprs)``, tensors and their torch expressions
+    keyed by argument name; the plain ``build`` is what a Sequential model reaches, and
+    refuses (Keras' Sequential passes one tensor).
+    """
+
+    inputs: tuple[str, ...] = ()
+    call_defaults: dict = field(default_factory=dict)
+    build_call: Callable | None = None
+
+    def bind_call(self, given: list[tuple[str | None, object]]) -> tuple[list[str], list, dict]:
+        """A call's ``(keyword or None, value)`` arguments -> (tensor argument names, their values, options)."""
+        names = self.inputs + tuple(self.call_defaults)
+        positional = [v for k, v in given if k is None]
+        if len(positional) > len(names):
+            raise Unsupported(f"{self.keras} called with {len(positional)} positional arguments")
+        bound = dict(zip(names, positional))
+        for k, v in given:
+            if k is None:
+                continue
+            if k not in names or k in bound:
+                raise Unsupported(f"calling {self.keras} with {k}=... is not translated")
+            bound[k] = v
+        present = [n for n in self.inputs if bound.get(n) is not None]
+        return present, [bound[n] for n in present], {k: bound.get(k, d) for k, d in self.call_defaults.items()}
+
+    def call_text(self, n: int, options: dict) -> str:
+        """The Keras call, ``{layer}`` and ``{0}``, ``{1}``... for the layer and its tensors (verify rebuilds it)."""
+        extra = [f"{k}={v!r}" for k, v in options.items() if v != self.call_defaults[k]]
+        return "{layer}(" + ", ".join([f"{{{i}}}" for i in range(n)] + extra) + ")"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -467,14 +509,14 @@ def _depthwise_conv(n: int):
         bias = args.value("use_bias")
         out = Tensor(out_spatial + (out_channels,), TORCH)
         forward = forward + [f"x = {_activation(args, '{m}(x)', out)}"]
-        setup = [init] + (["nn.init.zeros_({m}.bias)"] if bias else [])
+        reset = [init] + (["nn.init.zeros_({m}.bias)"] if bias else [])
         weights = (rule("kernel", "weight", Depthwise(mult)),) + ((rule("bias", "bias"),) if bias else ())
         return Built(
             module=module + ("" if bias else ", bias=False") + ")",
             forward=forward,
             output=out,
             weights=weights,
-            setup=setup,
+            reset=reset,
             shapes=shapes(weight=weight_shape, bias=(out_channels,) if bias else None),
         )
 
@@ -491,8 +533,8 @@ def _separable_conv(n: int):
         pointwise = f"nn.Conv{n}d({mid.text}, {filters.text}, 1{'' if bias else ', bias=False'})"
         module = f"nn.ModuleDict({{'depthwise': {depthwise}, bias=False), 'pointwise': {pointwise}}})"
         forward = forward + [f"x = {_activation(args, '{m}.pointwise({m}.depthwise(x))', out)}"]
-        setup = [init.replace("{m}", "{m}.depthwise"), "nn.init.xavier_uniform_({m}.pointwise.weight)"]
-        setup += ["nn.init.zeros_({m}.pointwise.bias)"] if bias else []
+        reset = [init.replace("{m}", "{m}.depthwise"), "nn.init.xavier_uniform_({m}.pointwise.weight)"]
+        reset += ["nn.init.zeros_({m}.pointwise.bias)"] if bias else []
         weights = (
             rule("depthwise_kernel", "depthwise.weight", Depthwise(mult)),
             rule("pointwise_kernel", "pointwise.weight", Transpose(_kernel_perm(n))),
@@ -502,7 +544,7 @@ def _separable_conv(n: int):
             forward=forward,
             output=out,
             weights=weights,
-            setup=setup,
+            reset=reset,
             shapes=shapes(**{"depthwise.weight": weight_shape, "pointwise.weight": (filters, mid, *(1,) * n),
                              "pointwise.bias": (filters,) if bias else None}),
         )
@@ -928,11 +970,10 @@ def _normalization(args: Args, t: Tensor) -> Built:
     if mean is None and variance is None:  # adapted: Keras variables, torch buffers
         setup = [f'{{m}}.register_buffer("mean", torch.zeros({channels.text}))',
                  f'{{m}}.register_buffer("variance", torch.ones({channels.text}))',
-                 '{m}.register_buffer("count", torch.zeros(1, dtype=torch.long))  # Keras keeps it; unused']
-        # Keras' count is a scalar; (1,) on the torch side (the converters write arrays of rank >= 1)
-        weights = (rule("mean", "mean"), rule("variance", "variance"), rule("count", "count", Reshape((), (1,))))
+                 '{m}.register_buffer("count", torch.zeros((), dtype=torch.long))  # Keras keeps it; unused']
+        weights = (rule("mean", "mean"), rule("variance", "variance"), rule("count", "count"))
         return Built("nn.Module()", forward, Tensor(shape, KERAS, t.rank_known), weights=weights, setup=setup,
-                     shapes=shapes(mean=(channels,), variance=(channels,), count=(1,)))
+                     shapes=shapes(mean=(channels,), variance=(channels,), count=()))
     if mean is None or variance is None:
         raise Unsupported("Normalization needs both mean and variance, or neither (adapted)")
     if _stats(args, "mean", channels) != _stats(args, "variance", channels):
@@ -1083,7 +1124,7 @@ def _prelu(args: Args, t: Tensor) -> Built:
         f"nn.PReLU({'' if channels.value == 1 else channels.text})",
         lines + ["x = {m}(x)"], t,
         weights=(rule("alpha", "weight", transform),),
-        setup=["nn.init.zeros_({m}.weight)  # Keras' alpha_initializer='zeros' (torch starts at 0.25)"],
+        reset=["nn.init.zeros_({m}.weight)  # Keras' alpha_initializer='zeros' (torch starts at 0.25)"],
         shapes=shapes(weight=(channels,)),
     )
 
@@ -1118,7 +1159,102 @@ def _time_distributed(args: Args, t: Tensor) -> Built:
                 *before, *built.forward, *after,
                 f"x = x.unflatten(0, (-1, {steps.text if steps.known else 'steps'}))  # back to (batch, time, ...)"]
     return Built(built.module, forward, Tensor((steps, *out.shape), KERAS), init=built.init, weights=built.weights,
-                 notes=built.notes, setup=built.setup, shapes=built.shapes)
+                 notes=built.notes, setup=built.setup, reset=built.reset, shapes=built.shapes)
+
+
+# --------------------------------------------------------------------------- attention
+
+#: MultiHeadAttention's call arguments besides query, value and key, with Keras' defaults
+_ATTENTION_CALL = {"query_mask": None, "value_mask": None, "key_mask": None, "attention_mask": None,
+                   "return_attention_scores": False, "training": None, "use_causal_mask": False}
+
+
+def _attention_in_sequential(args: Args, t: Tensor) -> Built:
+    raise Unsupported("MultiHeadAttention is called on a query and a value: translated in Functional models")
+
+
+def _attention_checks(args: Args, options: dict, embed: int) -> None:
+    """What nn.MultiheadAttention cannot express: Keras' value_dim, output_shape, axes, gate; masks; scores."""
+    for k in ("query_mask", "value_mask", "key_mask", "attention_mask"):
+        if options[k] is not None:
+            raise Unsupported(f"MultiHeadAttention({k}=...) is not translated yet (a Keras mask keeps True, torch's drops it)")
+    if options["return_attention_scores"] is not False:
+        raise Unsupported("MultiHeadAttention(return_attention_scores=True) returns two tensors; not translated yet")
+    if options["training"] is not None:
+        raise Unsupported("calling MultiHeadAttention with training=... is not translated")
+    if not isinstance(options["use_causal_mask"], bool):
+        raise Unsupported("MultiHeadAttention(use_causal_mask=...) must be a static True or False")
+    heads, key_dim = args.value("num_heads"), args.value("key_dim")
+    if not (isinstance(heads, int) and isinstance(key_dim, int)) or heads * key_dim != embed:
+        raise Unsupported(f"MultiHeadAttention(num_heads={args.text('num_heads')}, key_dim={args.text('key_dim')}) "
+                          f"on a query of size {embed}: nn.MultiheadAttention needs num_heads * key_dim == the query size")
+    if args.value("value_dim") not in (None, key_dim):
+        raise Unsupported("MultiHeadAttention(value_dim=...) other than key_dim has no nn.MultiheadAttention equivalent")
+    if args.value("output_shape") not in (None, embed, (embed,)):
+        raise Unsupported("MultiHeadAttention(output_shape=...) other than the query size has no nn.MultiheadAttention equivalent")
+    if args.value("attention_axes") not in (None, 1, -2, (1,), (-2,)):
+        raise Unsupported("MultiHeadAttention(attention_axes=...) other than the sequence axis is not translated")
+    if args.value("use_gate") or args.value("sliding_window") is not None:
+        raise Unsupported("MultiHeadAttention(use_gate=True / sliding_window=...) has no nn.MultiheadAttention equivalent")
+
+
+def _multi_head_attention(args: Args, options: dict, tensors: dict, exprs: dict) -> Built:
+    """nn.MultiheadAttention(batch_first=True), when it computes what Keras does: Keras' per-head
+    kernels (in, heads, key_dim) and (heads, key_dim, out) are its in- and out-projections."""
+    if "query" not in tensors or "value" not in tensors:
+        raise Unsupported("MultiHeadAttention needs a query and a value")
+    q, v = (_need_shape(tensors[n], f"MultiHeadAttention's {n}", rank=3) for n in ("query", "value"))
+    k = _need_shape(tensors["key"], "MultiHeadAttention's key", rank=3) if "key" in tensors else v
+    embed, kdim, vdim = q[-1], k[-1], v[-1]
+    if not (embed.known and kdim.known and vdim.known):
+        raise Unsupported("MultiHeadAttention: the feature sizes of query, key and value must be known")
+    _attention_checks(args, options, embed.value)
+    heads, bias = args.value("num_heads"), args.value("use_bias")
+    packed = kdim.value == vdim.value == embed.value  # torch keeps one in_proj_weight then
+    rate = args.given.get("dropout")
+    extra = "" if rate is None or (rate.known and not rate.value) else f", dropout={rate.text}"
+    extra += "" if bias else ", bias=False"
+    extra += "" if packed else f", kdim={kdim.text}, vdim={vdim.text}"
+    eq, ev = exprs["query"], exprs["value"]
+    ek = exprs.get("key", ev)
+    forward, mask = [], ""
+    if eq == ev == ek and not re.fullmatch(r"\{\d+\}", eq):  # self-attention on a permuted input: permute once
+        forward.append(f"x = {eq}")
+        eq = ek = ev = "x"
+    if options["use_causal_mask"]:
+        tq, tk = (d.text if d.known else f"{e}.shape[1]" for d, e in ((q[0], eq), (k[0], ek)))
+        forward.append(f"mask = torch.ones({tq}, {tk}, dtype=torch.bool, device={eq}.device).triu(1)"
+                       "  # Keras' use_causal_mask: position i attends to 0..i")
+        mask = ", attn_mask=mask"
+    forward.append(f"x = {{m}}({eq}, {ek}, {ev}{mask}, need_weights=False)[0]")
+    names = ("kernel", "bias") if bias else ("kernel",)
+    torch_in = ("in_proj_weight",) if packed else ("q_proj_weight", "k_proj_weight", "v_proj_weight")
+    weights = (
+        WeightRule(tuple(f"{p}/{n}" for p in ("query", "key", "value") for n in names),
+                   torch_in + (("in_proj_bias",) if bias else ()), AttentionInput(heads, bias, packed)),
+        rule("attention_output/kernel", "out_proj.weight", AttentionOutput(heads)),
+    ) + ((rule("attention_output/bias", "out_proj.bias"),) if bias else ())
+    e = embed.value
+    in_shapes = {"in_proj_weight": (3 * e, e)} if packed else {
+        "q_proj_weight": (e, e), "k_proj_weight": (e, kdim), "v_proj_weight": (e, vdim)}
+    # Keras 3's EinsumDense takes glorot fans from its input and output axes: (in, heads * key_dim), as
+    # torch's 2-d projections (torch's own init spans all three of in_proj_weight at once, and out_proj is kaiming)
+    if packed:
+        reset = ["for i in range(3):  # query, key, value: one glorot bound each, as Keras draws them",
+                 f"    nn.init.xavier_uniform_({{m}}.in_proj_weight.view(3, {e}, {e})[i])"]
+    else:
+        reset = [f"nn.init.xavier_uniform_({{m}}.{p}_proj_weight)" for p in "qkv"]
+    reset.append("nn.init.xavier_uniform_({m}.out_proj.weight)")
+    reset += ["nn.init.zeros_({m}.in_proj_bias)", "nn.init.zeros_({m}.out_proj.bias)"] if bias else []
+    return Built(
+        module=f"nn.MultiheadAttention({embed.text}, {args.text('num_heads')}{extra}, batch_first=True)",
+        forward=forward,
+        output=Tensor((q[0], embed), KERAS),
+        weights=weights,
+        reset=reset,
+        shapes=shapes(**in_shapes, in_proj_bias=(3 * e,) if bias else None,
+                      **{"out_proj.weight": (e, e), "out_proj.bias": (e,) if bias else None}),
+    )
 
 
 # --------------------------------------------------------------------------- the table
@@ -1335,6 +1471,17 @@ _SPECS = [
               note="under `if self.training:`"),
     LayerSpec("GaussianDropout", ("rate", "seed"), {"seed": None}, _gaussian_dropout, torch="torch.randn_like",
               note="under `if self.training:`"),
+    CallSpec(
+        "MultiHeadAttention", ("num_heads", "key_dim", "value_dim", "dropout", "use_bias", "output_shape", "attention_axes"),
+        {"value_dim": None, "dropout": 0.0, "use_bias": True, "output_shape": None, "attention_axes": None,
+         "sliding_window": None, "flash_attention": None, "use_gate": False, "seed": None},
+        _attention_in_sequential, torch="nn.MultiheadAttention", layout=KERAS,
+        extra=("sliding_window", "flash_attention", "use_gate", "seed"),
+        note="`mha(query, value[, key])` in Functional models, batch_first; when num_heads * key_dim is the query "
+             "size, value_dim == key_dim and the output keeps the query size (otherwise a TODO); per-head kernels -> "
+             "in_proj / out_proj; use_causal_mask -> attn_mask; masks and return_attention_scores are not translated",
+        inputs=("query", "value", "key"), call_defaults=_ATTENTION_CALL, build_call=_multi_head_attention,
+    ),
 ]
 
 #: Keras class name -> its row
@@ -1365,6 +1512,6 @@ def accepted_args(spec: LayerSpec) -> frozenset[str]:
 
 
 __all__ = [
-    "ANY", "KERAS", "TORCH", "Args", "Built", "InnerLayer", "LAYERS", "LayerSpec", "NEUTRAL_ARGS",
+    "ANY", "KERAS", "TORCH", "Args", "Built", "CallSpec", "InnerLayer", "LAYERS", "LayerSpec", "NEUTRAL_ARGS",
     "TRAINING_ONLY_ARGS", "Tensor", "UNKNOWN", "Unsupported", "lookup", "recurrent_weights",
 ]

@@ -464,6 +464,26 @@ def _l2_loss(a: Args):
     return binop(call("torch.sum", binop(a.x("t"), "**", 2)), "/", 2)
 
 
+def _convert_to_tensor(a: Args):
+    """TF makes Python ints int32 (torch: int64); floats float32 and NumPy arrays keep their dtype in both."""
+    dtype = a.dtype("dtype") if a.has("dtype") else None
+    if dtype is None and _all_ints(a.value("value")):
+        dtype = "torch.int32"
+    return call("torch.as_tensor", a.x("value"), dtype=dtype)
+
+
+def _all_ints(v) -> bool:
+    if isinstance(v, (list, tuple)):
+        return bool(v) and all(_all_ints(x) for x in v)
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _clip_by_norm(a: Args):
+    """TF: t * clip_norm / max(l2norm(t), clip_norm), written out (clip_grad_norm_ adds 1e-6 to the norm)."""
+    norm = call("torch.clamp", call("torch.linalg.vector_norm", a.x("t")), min=a.x("clip_norm"))
+    return binop(binop(a.x("t"), "*", a.x("clip_norm")), "/", norm)
+
+
 def _leaky_relu(a: Args):
     slope = a.x("alpha") if a.has("alpha") else expr(0.2)
     return call("F.leaky_relu", a.x("features"), negative_slope=slope)
@@ -558,6 +578,14 @@ OPS: list[Op] = [
     Op(("squeeze",), ("input", "axis", "name", "squeeze_dims"), "`torch.squeeze`", _squeeze),
     Op(("expand_dims",), ("input", "axis"), "`torch.unsqueeze`",
        lambda a: call("torch.unsqueeze", a.x("input"), a.x("axis")), _expand_rank),
+    Op(("stack",), ("values", "axis", "name"), "`torch.stack`",
+       lambda a: call("torch.stack", a.x("values"), dim=_first(a, "axis"))),
+    Op(("stop_gradient",), ("input", "name"), "`x.detach()`", lambda a: method(a.x("input"), "detach"), same("input")),
+    Op(("convert_to_tensor",), ("value", "dtype", "name", "preferred_dtype", "dtype_hint"), "`torch.as_tensor`",
+       _convert_to_tensor, fixed={"preferred_dtype": None, "dtype_hint": None},
+       note="Python ints as int32, like TF"),
+    Op(("clip_by_norm",), ("t", "clip_norm", "axes", "name"), "`t * c / torch.clamp(norm(t), min=c)`", _clip_by_norm,
+       same("t"), fixed={"axes": None}, note="TF's formula (torch's clip_grad_norm_ adds 1e-6 to the norm)"),
     # tensors from nothing
     Op(("zeros",), ("shape", "dtype"), "`torch.zeros`", _factory("torch.zeros"), _shape_rank()),
     Op(("ones",), ("shape", "dtype"), "`torch.ones`", _factory("torch.ones"), _shape_rank()),
@@ -585,6 +613,11 @@ BY_NAME: dict[str, Op] = {f"tf.{n}": op for op in OPS for n in op.names}
 #: ops that draw random numbers: a tensor using them is re-drawn at every run, like the session does
 RANDOM = frozenset({"tf.random_normal", "tf.random.normal", "tf.truncated_normal", "tf.random.truncated_normal",
                     "tf.random_uniform", "tf.random.uniform"})
+
+#: TF constants -> the torch (or Python) expression with the same meaning
+CONSTANTS = {
+    "tf.newaxis": "None",  # x[..., tf.newaxis]: both index with None to add an axis
+}
 
 #: TF dtypes -> torch
 DTYPES = {
@@ -694,6 +727,9 @@ REASONS = {
     "tf.trainable_variables": "list the tensors that require grad explicitly",
     "tf.global_variables": "list the tensors explicitly",
     "tf.gradients": "symbolic gradients: use torch.autograd.grad",
+    "tf.clip_by_global_norm": "not translated: torch.nn.utils.clip_grad_norm_ scales by max_norm / (norm + 1e-6), "
+                              "TF by clip_norm / max(norm, clip_norm); clip with those exact factors, or accept the "
+                              "difference",
     "tf.train.exponential_decay": "learning-rate schedules: use torch.optim.lr_scheduler",
     "tf.shape": "dynamic shapes: use tensor.shape",
     "tf.placeholder_with_default": "placeholder_with_default is not translated: pass the default explicitly",

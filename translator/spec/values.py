@@ -6,6 +6,8 @@ while shape inference needs numbers; ``Value`` carries both.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 
@@ -71,4 +73,9 @@ def product(dims: tuple[Dim, ...]) -> Dim:
         for d in dims:
             total *= d.value
         return Dim.of(total)
-    return Dim(" * ".join(d.text for d in dims))
+    return Dim(" * ".join(factor(d.text) for d in dims))
+
+
+def factor(text: str) -> str:
+    """``text`` as a factor of a product: ``filters + 2`` needs parentheses, ``2 * filters`` does not."""
+    return text if re.fullmatch(r"[\w.]+(\[-?\w+\])?( \* [\w.]+(\[-?\w+\])?)*", text) else f"({text})"

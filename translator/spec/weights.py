@@ -168,6 +168,72 @@ class Reshape:
         return f"reshape{self.keras_shape} -> {self.torch_shape}"
 
 
+def _heads_to_rows(kernel):
+    """A per-head EinsumDense kernel (in, heads, head_dim) -> a torch Linear weight (heads * head_dim, in):
+    head h owns rows h * head_dim ... (h + 1) * head_dim, as nn.MultiheadAttention splits them."""
+    return kernel.reshape(kernel.shape[0], -1).transpose(1, 0)
+
+
+def _rows_to_heads(weight, heads: int):
+    return weight.transpose(1, 0).reshape(weight.shape[1], heads, -1)
+
+
+@dataclass(frozen=True)
+class AttentionInput:
+    """MultiHeadAttention's query, key and value projections <-> nn.MultiheadAttention's in-projection.
+
+    Keras (``layer.weights`` order): query kernel (Eq, H, d) [, query bias (H, d)], then the
+    same for key and value. torch: one ``in_proj_weight`` (3E, E) when key and value have
+    the query's size (``packed``), else ``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight``;
+    then ``in_proj_bias`` (3E,), the three biases stacked.
+    """
+
+    heads: int
+    bias: bool = True
+    packed: bool = True
+
+    def to_torch(self, *arrays):
+        import numpy as np
+
+        step = 2 if self.bias else 1
+        weights = [_heads_to_rows(k) for k in arrays[::step]]
+        out = [np.concatenate(weights)] if self.packed else weights
+        if self.bias:
+            out.append(np.concatenate([b.reshape(-1) for b in arrays[1::2]]))
+        return tuple(out)
+
+    def to_keras(self, *tensors):
+        import numpy as np
+
+        weights = np.split(tensors[0], 3) if self.packed else tensors[:3]
+        kernels = [_rows_to_heads(w, self.heads) for w in weights]
+        if not self.bias:
+            return tuple(kernels)
+        biases = [b.reshape(self.heads, -1) for b in np.split(tensors[-1], 3)]
+        return tuple(a for pair in zip(kernels, biases) for a in pair)
+
+    def describe(self) -> str:
+        target = "in_proj_weight" if self.packed else "q/k/v_proj_weight"
+        bias = ", biases (H, d) -> in_proj_bias" if self.bias else ""
+        return f"kernels (in, H={self.heads}, d) -> rows (H * d, in) -> {target}{bias}"
+
+
+@dataclass(frozen=True)
+class AttentionOutput:
+    """MultiHeadAttention's output kernel (H, d, out) <-> ``out_proj.weight`` (out, H * d)."""
+
+    heads: int
+
+    def to_torch(self, a):
+        return a.reshape(-1, a.shape[-1]).transpose(1, 0)
+
+    def to_keras(self, w):
+        return w.transpose(1, 0).reshape(self.heads, -1, w.shape[0])
+
+    def describe(self) -> str:
+        return f"kernel (H={self.heads}, d, out) -> (out, H * d)"
+
+
 @dataclass(frozen=True)
 class WeightRule:
     """Keras variables ``keras`` (names, in layer order) <-> torch parameters ``torch``."""
