@@ -184,7 +184,7 @@ class ArrayShapes:
         q = rec.bindings.qualified(node.func)
         env = rec.constants.scope(rec.function_of(at))
         if rec.name(node.func) in ("keras.Input", "keras.layers.Input") and self.keras_inputs:
-            shape = _first_arg(node, ("shape",))
+            shape = first_arg(node, ("shape",))
             v = evaluate(shape, env) if shape is not None else UNKNOWN
             if isinstance(v, int):
                 v = (v,)
@@ -269,7 +269,8 @@ def _arg(node: cst.Call, keyword: str, position: int):
     return positional[position] if position < len(positional) else cst.Name("None")
 
 
-def _first_arg(node: cst.Call, keywords: tuple[str, ...]):
+def first_arg(node: cst.Call, keywords: tuple[str, ...]):
+    """The first keyword of ``keywords`` given, else the first positional argument (None if neither)."""
     for a in node.args:
         if a.keyword is not None and a.keyword.value in keywords:
             return a.value

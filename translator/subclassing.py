@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from . import emit_torch
-from .array_shapes import ArrayShapes
+from .array_shapes import ArrayShapes, first_arg
 from .diagnostics import Diagnostic
 from .evaluate import code, evaluate, names_read
 from .functional import (GraphError, SymLayer, SymModel, SymTensor, Tracer, _call_site_values, _Frame,
@@ -227,7 +227,7 @@ class _Subclass:
         for node in self.rec.calls:
             f = node.func
             if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value in vars_:
-                method, arg = f.attr.value, _first_arg(node, ("input_shape", "x", "inputs"))
+                method, arg = f.attr.value, first_arg(node, ("input_shape", "x", "inputs"))
                 if method == "build" and arg is not None:
                     dims = self._static_shape(arg, node)
                     if dims is not None:
@@ -341,7 +341,8 @@ class _Subclass:
         if docstring is not None:
             lines[1] = "    " + code(docstring).strip()
         else:
-            lines[1] = re.sub(r"Keras Functional model `[^`]*`", f"Keras subclassed model `{self.name}`", lines[1])
+            kind = "layer" if self.is_layer else "model"
+            lines[1] = re.sub(r"Keras Functional model `[^`]*`", f"Keras subclassed {kind} `{self.name}`", lines[1])
         if init is not None:
             params = code(init.params).strip()
             i = next(k for k, line in enumerate(lines) if line.startswith("    def __init__(self"))
@@ -710,14 +711,6 @@ def _names_called(cls: cst.ClassDef) -> set[str]:
 
 def _params(fn: cst.FunctionDef) -> list[str]:
     return [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
-
-
-def _first_arg(node: cst.Call, keywords: tuple[str, ...]):
-    for a in node.args:
-        if a.keyword is not None and a.keyword.value in keywords:
-            return a.value
-    positional = [a for a in node.args if a.keyword is None and not a.star]
-    return positional[0].value if positional else None
 
 
 def _is_docstring(stmt) -> bool:
