@@ -86,7 +86,6 @@ class Def:
     dtype: str = "torch.float32"
     trainable: bool = False
     left: str | None = None  # why it stays TensorFlow
-    line: int = 0
     # optimizers and train ops
     row: tf1_ops.OptimizerRow | None = None
     opt_call: cst.Call | None = None
@@ -300,7 +299,7 @@ class GraphProgram:
                                  "is not translated: build it at the top level of the script or function")
         if name in scope.defs:
             previous = scope.defs[name]
-            raise Untranslatable(value, q or "graph", f"`{name}` is rebound (first bound at line {previous.line}): "
+            raise Untranslatable(value, q or "graph", f"`{name}` is rebound (first bound at line {self._line(previous)}): "
                                  "give each graph tensor its own name")
         if q == "tf.placeholder":
             self._placeholder(stmt, name, value, scope)
@@ -333,14 +332,17 @@ class GraphProgram:
 
     def _define(self, scope: Scope, name: str, kind: str, stmt, **kw) -> Def:
         self.order += 1
-        line = self.rec.pos(stmt)[0] if stmt is not None else 0
-        d = Def(name, kind, stmt, self.order, line=line, **kw)
+        d = Def(name, kind, stmt, self.order, **kw)
         scope.defs[name] = d
         return d
 
+    def _line(self, d: Def) -> int:
+        """The line ``d`` was bound at, for messages: positions cost a pass over the module, so only on demand."""
+        return self.rec.pos(d.stmt)[0] if d.stmt is not None else 0
+
     def _left(self, scope: Scope, name: str, kind: str, stmt, e: Untranslatable) -> None:
         d = self._define(scope, name, kind, stmt)
-        d.left = f"`{name}` (line {d.line}), which stays TensorFlow"
+        d.left = f"`{name}` (line {self._line(d)}), which stays TensorFlow"
         self._todo(e.node, e.construct, e.reason)
 
     # -- placeholders, variables, tensors
@@ -629,7 +631,7 @@ class GraphProgram:
             return {}
         if isinstance(feed, cst.Name) and (d := scope.lookup(feed.value)) is not None and d.kind == FEED:
             if not self._same_values(d, feed):
-                raise Untranslatable(feed, "feed_dict", f"the feed dict `{d.name}` (line {d.line}) cannot be "
+                raise Untranslatable(feed, "feed_dict", f"the feed dict `{d.name}` (line {self._line(d)}) cannot be "
                                      "inlined here (what it reads may have changed since): write the dict in the call")
             d.inlined += 1
             feed = d.feed
@@ -918,7 +920,7 @@ class GraphProgram:
             stmt = self.rec.statement_of(ref)
             if stmt is not None and id(stmt) in self.plan.todos:
                 continue
-            self._todo(ref, d.kind, f"`{d.name}` {_REMOVED_HOW[d.kind]} (line {d.line or self.rec.pos(ref)[0]})")
+            self._todo(ref, d.kind, f"`{d.name}` {_REMOVED_HOW[d.kind]} (line {self._line(d) or self.rec.pos(ref)[0]})")
 
     def _report_known_limits(self) -> None:
         """TensorFlow names left in place whose limit the table explains get that reason."""
