@@ -211,7 +211,7 @@ class _Subclass:
             raise GraphError(f"{self.name} has no call() method; not translated", self.cls)
         for s in self.cls.body.body:
             if not isinstance(s, cst.FunctionDef) and not _is_docstring(s):
-                raise GraphError(f"class-level statements in a subclassed model are not translated", s)
+                raise GraphError("class-level statements in a subclassed model are not translated", s)
         for d in (d for fn in self.methods.values() for d in fn.decorators):
             raise GraphError(f"a decorated method (@{code(d.decorator)}) in a subclassed model is not translated", d)
         if not self.instances and not self.nested:
