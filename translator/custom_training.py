@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from .evaluate import code, evaluate, names_read, target_names
+from .evaluate import blocks, code, evaluate, names_read, target_names
 from .spec import calls, metrics, tf1_ops, training
 from .spec.tf1_ops import UNKNOWN, Unsupported
 
@@ -1121,7 +1121,7 @@ class CustomTraining:
                 self._block(stmt.body.body, fn, modes)  # unwrapped: the body runs here
             else:
                 self._header(stmt, fn)
-                for block in _blocks(stmt):
+                for block in blocks(stmt):
                     self._block(block, fn, {})
                 modes.clear()
 
@@ -1656,18 +1656,3 @@ def _chain(rec, node):
 def _params(fn: cst.FunctionDef):
     ps = fn.params
     return [*ps.posonly_params, *ps.params]
-
-
-def _blocks(stmt):
-    for name in ("body", "orelse", "finalbody"):
-        part = getattr(stmt, name, None)
-        if part is None:
-            continue
-        if isinstance(part, cst.If):
-            yield from _blocks(part)
-        elif isinstance(part, (cst.Else, cst.Finally)):
-            yield part.body.body
-        elif isinstance(part, cst.BaseSuite):
-            yield part.body
-    for handler in getattr(stmt, "handlers", ()):
-        yield handler.body.body

@@ -41,14 +41,15 @@ class Constants:
         local = {} if function is None else _constants(function.body.body, ChainMap({}, self.module_values))
         if function is not None:
             # parameters shadow module constants; their values are unknown
-            for p in _params(function):
+            for p in param_names(function):
                 local.setdefault(p, UNKNOWN)
         chain = ChainMap(dict(loop or {}), {k: ("local", v) for k, v in local.items()},
                          {k: ("module", v) for k, v in self.module_values.items()})
         return chain
 
 
-def _params(fn: cst.FunctionDef):
+def param_names(fn: cst.FunctionDef):
+    """Every name a function's parameters bind (positional, keyword-only, *args, **kwargs)."""
     ps = fn.params
     for p in (*ps.posonly_params, *ps.params, *ps.kwonly_params):
         yield p.name.value
@@ -84,21 +85,21 @@ def _assigned_names(body) -> dict[str, int]:
             elif isinstance(stmt, cst.BaseCompoundStatement):
                 if isinstance(stmt, cst.For):
                     bind(stmt.target, 2)
-                for block in _blocks(stmt):
+                for block in blocks(stmt):
                     walk(block)
 
     walk(body)
     return counts
 
 
-def _blocks(stmt):
+def blocks(stmt):
     """The statement lists nested in a compound statement (if/elif/else, try/except, ...)."""
     for name in ("body", "orelse", "finalbody"):
         part = getattr(stmt, name, None)
         if part is None:
             continue
         if isinstance(part, cst.If):
-            yield from _blocks(part)
+            yield from blocks(part)
             continue
         inner = getattr(part, "body", None)
         if isinstance(inner, (list, tuple)):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from .evaluate import code, evaluate, names_read, target_names
+from .evaluate import blocks, code, evaluate, names_read, param_names, target_names
 from .spec import tf1_ops
 from .spec.tf1_ops import UNKNOWN, Unsupported, call, method
 
@@ -205,7 +205,7 @@ class GraphProgram:
             elif isinstance(stmt, cst.ClassDef):
                 continue
             else:
-                for block in _blocks(stmt):
+                for block in blocks(stmt):
                     self._block(block, scope, graph_ok=False)
 
     def _function(self, fn: cst.FunctionDef, parent: Scope) -> None:
@@ -213,7 +213,7 @@ class GraphProgram:
         # whose TensorFlow ops run eagerly when a graph tensor calls them
         builds = any(self.tf_name(c.func) == "tf.placeholder" and self.rec.function_of(c) is fn for c in self.rec.calls)
         scope = Scope(parent, fn, graph=builds)
-        scope.locals = set(_params(fn)) | _bound_in(fn)
+        scope.locals = set(param_names(fn)) | _bound_in(fn)
         self.scopes[fn] = scope
         if not builds and any(self.tf_name(c.func) and self.rec.function_of(c) is fn for c in self.rec.calls):
             self.graph_helpers.add(fn.name.value)
@@ -1333,30 +1333,6 @@ def _calls_in(node) -> list[cst.CSTNode]:
 
     node.visit(V())
     return found
-
-
-def _blocks(stmt):
-    for name in ("body", "orelse", "finalbody"):
-        part = getattr(stmt, name, None)
-        if part is None:
-            continue
-        if isinstance(part, cst.If):
-            yield from _blocks(part)
-        elif isinstance(part, cst.Else) or isinstance(part, cst.Finally):
-            yield part.body.body
-        elif isinstance(part, cst.BaseSuite):
-            yield part.body
-    for handler in getattr(stmt, "handlers", ()):
-        yield handler.body.body
-
-
-def _params(fn: cst.FunctionDef):
-    ps = fn.params
-    for p in (*ps.posonly_params, *ps.params, *ps.kwonly_params):
-        yield p.name.value
-    for p in (ps.star_arg, ps.star_kwarg):
-        if isinstance(p, cst.Param):
-            yield p.name.value
 
 
 def _bound_in(fn: cst.FunctionDef) -> set[str]:
