@@ -122,8 +122,8 @@ def model_script(model: ModelIR, constants: Mapping[str, object] | None = None, 
     if model.subclass is not None:  # a block of the source's own class (its source comes first in the script)
         if model.subclass.ctor_args == "?":
             raise ConcreteValueError(f"{model.class_name}'s constructor arguments are not static")
-        return f"{var} = {model.class_name}({model.subclass.ctor_args}{', ' if model.subclass.ctor_args else ''}" \
-               f"name={(name or var)!r})\n"
+        # named after construction: a custom layer's __init__ need not take **kwargs
+        return f"{var} = {model.class_name}({model.subclass.ctor_args})\n{var}.name = {(name or var)!r}\n"
     if model.init_params:
         raise ConcreteValueError(f"class {model.class_name} takes parameters {model.init_params}; "
                                  "verify needs concrete values")

@@ -19,11 +19,13 @@ with ``load_state_dict(strict=False)`` and check the result with ``check_load``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from translator.spec import weights as _weights
+from translator.spec.custom_weights import DEFAULT_NAME as UNNAMED_WEIGHT
 from translator.spec.weights import WeightRule
 
 #: torch state-dict entries Keras has no variable for (counters, not weights)
@@ -45,12 +47,17 @@ def name_matches(variable: str, rule_name: str) -> bool:
     whichever variable the rule lists there, and only the scopes are checked.
     """
     var_parts, rule_parts = _last(variable), rule_name.split("/")
-    if var_parts[-1] != rule_parts[-1] and not var_parts[-1].isdigit():
+    if var_parts[-1] != rule_parts[-1] and not var_parts[-1].isdigit() and not _auto_named(var_parts[-1], rule_parts[-1]):
         return False
     if len(var_parts) == 1:
         return True  # a bare name (Keras 3 ``variable.name``): the direction cannot be checked
     scopes = var_parts[:-1]
     return all(any(p == prefix or p.startswith(prefix + "_") for p in scopes) for prefix in rule_parts[:-1])
+
+
+def _auto_named(variable: str, rule_name: str) -> bool:
+    """A weight made without ``name=`` is ``variable``, ``variable_1``, ... (Keras numbers them file-wide)."""
+    return rule_name == UNNAMED_WEIGHT and re.fullmatch(r"variable(_\d+)?", variable) is not None
 
 
 def _describe(names: Iterable[str]) -> str:
@@ -154,12 +161,21 @@ def model_to_state_dict(
     """
     state: dict[str, np.ndarray] = {}
     for (index, ws), (attr, rules) in _pairs(keras_layers_weights, torch_weights):
-        sub = None
-        if expected is not None:
-            sub = {k[len(attr) + 1:]: v for k, v in expected.items() if k.startswith(attr + ".")}
+        sub = None if expected is None else _under(expected, attr)
         params = keras_to_torch(ws, rules, sub, where=f"Keras layer #{index} -> torch {attr!r}")
-        state.update({f"{attr}.{k}": v for k, v in params.items()})
+        state.update({_key(attr, k): v for k, v in params.items()})
     return state
+
+
+def _key(attr: str, param: str) -> str:
+    """The state-dict key of a module's parameter; an empty name is the attribute itself (an nn.Parameter)."""
+    return f"{attr}.{param}" if param else attr
+
+
+def _under(state: Mapping[str, object], attr: str) -> dict[str, object]:
+    """The entries of module ``attr`` keyed by parameter name ("" for a parameter that is the attribute)."""
+    return {("" if k == attr else k[len(attr) + 1:]): v for k, v in state.items()
+            if k == attr or k.startswith(attr + ".")}
 
 
 def state_dict_to_model(
@@ -170,8 +186,7 @@ def state_dict_to_model(
     for attr, rules in torch_weights:
         if not rules:
             continue
-        sub = {k[len(attr) + 1:]: v for k, v in state.items() if k.startswith(attr + ".")}
-        out.append((attr, torch_to_keras(sub, rules, where=f"torch {attr!r}")))
+        out.append((attr, torch_to_keras(_under(state, attr), rules, where=f"torch {attr!r}")))
     return out
 
 

@@ -123,7 +123,8 @@ def run_keras(job: dict, out_path: str) -> None:
             names, layer_names_list = [], []
             for i, (layer_name, layer) in enumerate(_keras_layers(model, attrs=spec.get("attrs"))):
                 layer_names = []
-                for j, w in enumerate(layer.weights):
+                # an attribute holding a variable (``self.w = self.add_weight(...)``) is its own one weight
+                for j, w in enumerate(layer.weights if hasattr(layer, "weights") else [layer]):
                     arrays[f"{key}.w.{i}.{j}"] = keras.ops.convert_to_numpy(w)
                     layer_names.append(getattr(w, "path", None) or w.name)
                 names.append(layer_names)

@@ -270,9 +270,9 @@ LEFT = [
     pytest.param("""
         import tensorflow as tf
         inputs = keras.Input(shape=(4,))
-        x = tf.reduce_sum(inputs, axis=-1)
+        x = tf.reshape(inputs, (-1, 2, 2))
         model = keras.Model(inputs, x)
-    """, 3, "tf.reduce_sum(...) on Keras tensors", id="tf-op-on-keras-tensor"),
+    """, 3, "tf.reshape(...) on Keras tensors", id="tf-op-on-keras-tensor"),
     pytest.param("""
         inputs = keras.Input(shape=(4, 4, 3))
         shared = layers.Conv2D(2, 3)

@@ -203,20 +203,17 @@ LEFT = [
         model = Net()
     """, 10, "input shape of Net is unknown", id="no-input-shape"),
     pytest.param("""
-        class Linear(keras.layers.Layer):
-            def __init__(self, units=32):
-                super().__init__()
-                self.units = units
-
+        class Total(keras.layers.Layer):
             def build(self, input_shape):
-                self.w = self.add_weight(shape=(input_shape[-1], self.units))
+                self.total = self.add_weight(shape=(input_shape[-1],), initializer="zeros", trainable=False)
 
             def call(self, inputs):
-                return inputs @ self.w
+                self.total.assign_add(keras.ops.sum(inputs, axis=0))
+                return inputs + self.total
 
-        layer = Linear()
+        layer = Total()
         layer.build((None, 4))
-    """, 7, "build() creating weights", id="build-add-weight"),
+    """, 7, "self.total.assign_add", id="weight-updated-in-call"),
     pytest.param("""
         class Net(keras.Model):
             def __init__(self):
@@ -367,21 +364,45 @@ BLOCK = """
 def test_a_custom_layer_inside_a_model_becomes_a_submodule_built_by_the_outer_class():
     result = tr(BLOCK)
     assert "class Block(nn.Module):" in result.code and "class Net(nn.Module):" in result.code
-    assert "self.dense = nn.Linear(4, units)" in result.code
+    # the input size is the block's first constructor argument, as nn.Linear's in_features is
+    assert "    def __init__(self, in_features, units):" in result.code
+    assert "self.dense = nn.Linear(in_features, units)" in result.code
     assert block(result, "    def __init__(self):") == [
-        "super().__init__()", "self.first = Block(4)", "self.second = Block(4)", "self.out = nn.Linear(4, 1)",
+        "super().__init__()", "self.first = Block(4, 4)", "self.second = Block(4, 4)", "self.out = nn.Linear(4, 1)",
         "self.reset_parameters()"]
     assert block(result, "    def forward(self, x):")[:2] == ["x = self.first(x)", "x = self.second(x)"]
     assert not result.todos
     assert result.code.index("class Block(") < result.code.index("class Net(")
 
 
+def test_one_block_class_serves_inputs_of_different_sizes_and_outputs_are_sized_per_instance():
+    result = tr(BLOCK.replace("return self.dense(inputs) + inputs", "return self.dense(inputs)")
+                .replace("self.first = Block(4)", "self.first = Block(16)"))
+    assert result.code.count("class Block(nn.Module):") == 1
+    assert block(result, "    def __init__(self):")[1:4] == [
+        "self.first = Block(4, 16)", "self.second = Block(16, 4)", "self.out = nn.Linear(4, 1)"]
+    assert not result.todos, result.todos
+
+
 def test_a_custom_layer_called_on_two_shapes_stays_keras_with_one_todo():
-    result = tr(BLOCK.replace("self.out(self.second(self.first(x)))",
-                              "self.out(self.second(layers.Dense(8)(self.first(x))))"))
+    result = tr("""
+        class Head(keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.flat = layers.Flatten()
+                self.dense = layers.Dense(2)
+
+            def call(self, x):
+                return self.dense(self.flat(x))
+
+        inputs = keras.Input(shape=(4, 4, 3))
+        a = Head()(inputs)
+        b = Head()(layers.MaxPooling2D()(inputs))
+        model = keras.Model(inputs, [a, b])
+    """)
     assert "nn.Module" not in result.code
     assert len(result.todos) == 1, result.todos
-    assert "Block is called on inputs of different shapes (4 and 8)" in result.todos[0].reason
+    assert "Head is called on inputs of different shapes (4, 4, 3 and 2, 2, 3)" in result.todos[0].reason
 
 
 def test_a_sequential_made_in_init_becomes_its_own_class_sized_by_its_first_call():
@@ -422,8 +443,8 @@ def test_a_custom_layer_in_a_functional_graph_is_a_submodule_the_model_builds():
     """)
     assert "class Scale(nn.Module):" in result.code and "keras" not in result.code.split("class Scale(")[1]
     assert block(result, "    def __init__(self):") == [
-        "super().__init__()", "self.block = Scale(6)", "self.scale = Scale(6)"]
-    assert "block = Scale(6)\n" not in result.code.replace("self.block = Scale(6)\n", "")
+        "super().__init__()", "self.block = Scale(6, 6)", "self.scale = Scale(6, 6)"]
+    assert "block = Scale(6)\n" not in result.code
     assert "model = Model()" in result.code
     assert not result.todos, result.todos
 

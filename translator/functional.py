@@ -61,6 +61,8 @@ class SymLayer:
     index: int | None = None  # position in the model's layers once called
     module: str | None = None  # the torch module its first call built (a shared layer must agree)
     stmt: object = None  # the statement of the traced scope that built it
+    #: for a weight made with ``self.add_weight`` (spec ``custom_weights.WEIGHT``): (Built, its dims)
+    weight: tuple | None = None
 
 
 @dataclass(eq=False)
@@ -500,6 +502,11 @@ class Tracer:
             return self._construct(spec, node)
         if q is not None and q in activations.FUNCTION_OBJECTS:
             return self._activation_call(activations.FUNCTION_OBJECTS[q], node)
+        if graph_ops.row_for(q) is not None:
+            args = self._args(node)
+            if any(_is_symbolic(v) for _, v in args):
+                return graph_ops.apply(self, q, node, args)
+            return evaluate(node, self.frame.env)
         if q == MODEL or q == "keras.Sequential":
             model = self.rec.model_by_call.get(id(node))
             deferred = next((v for v, d in self.rec.deferred.items() if d[0] is node), None)
@@ -725,6 +732,8 @@ class Tracer:
         return out, exprs
 
     def _binary(self, op: str, left, right, node) -> SymTensor:
+        if op == "@" or graph_ops.is_weight(left) or graph_ops.is_weight(right):
+            return graph_ops.binary(self, op, left, right, node)
         if isinstance(left, SymTensor) and isinstance(right, SymTensor):
             spec = merges.MERGES.get(merges.OPERATORS.get(op, ""))
             if spec is None:
@@ -799,7 +808,7 @@ class Tracer:
                 raise GraphError(f"the name {sub.var} is taken by a layer", node)
             unique_attr(sub.var, self.used_attrs)
             self.submodels[sub.var] = sub
-        out = self._new_tensor(sub.emitted.output)
+        out = self._new_tensor(getattr(sub, "output", None) or sub.emitted.output)
         self._add_node([x], out, placeholder_lines(lines + ["x = {m}(x)"]), f"{sub.var}({{0}})", attr=sub.var)
         return out
 
@@ -972,8 +981,9 @@ _COMPARISONS = {
 }
 
 _OPERATOR_TEXT = {
-    cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",
+    cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/", cst.MatrixMultiply: "@",
     cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cst.DivideAssign: "/",
+    cst.MatrixMultiplyAssign: "@",
 }
 
 
@@ -1011,5 +1021,7 @@ def _call_site_values(rec, fn: cst.FunctionDef) -> dict[str, object]:
 def _functions(module: cst.Module) -> dict[str, cst.FunctionDef]:
     return {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
 
+
+from . import graph_ops  # noqa: E402  (it builds on the symbolic values above)
 
 __all__ = ["GraphError", "MODEL", "Tracer"]

@@ -374,6 +374,7 @@ class Recogniser:
             # the graph stays Keras: its statements are explained by the one TODO below
             self.consumed |= tracer.symbolic_stmts | self._graph_statements(fn, stop)
             self.consumed |= {id(f) for f in tracer.inlined.values()}
+            self.consumed |= getattr(tracer, "block_classes_used", set())  # custom layers stay Keras with it
             self._leave_model(call, stmt, f"{e.message}; the model is left in Keras", e.node or call, "Model")
             return
         self.inlined_functions.update(tracer.inlined)

@@ -10,9 +10,12 @@ of its ``__init__``; ``call`` becomes ``forward`` with one line per layer call.
 
 ``training`` becomes the module's mode: ``self.dropout(x, training=training)`` is
 ``self.dropout(x)``, and ``if training:`` around layers that are the identity at
-inference is the layer itself. Anything else (branches on ``training``, ``build`` with
-``add_weight``, an overridden ``train_step``, a model fed by data of unknown shape) keeps
-the class in Keras with one TODO at the line that stopped it.
+inference is the layer itself. ``build(input_shape)`` runs with the input's static shape;
+weights from ``add_weight`` become ``nn.Parameter`` s (``add_weight.py``) that ops in ``call``
+read (``graph_ops.py``). A block class called on inputs of several sizes takes the size as its
+first constructor argument, like ``nn.Linear``'s ``in_features``. Anything else (branches on
+``training``, an overridden ``train_step``, a model fed by data of unknown shape) keeps the
+class in Keras with one TODO at the line that stopped it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from . import emit_torch
+from .add_weight import InputSize, add_weight
 from .array_shapes import ArrayShapes, first_arg
 from .diagnostics import Diagnostic
 from .evaluate import code, evaluate, names_read
@@ -31,6 +35,7 @@ from .functional import (GraphError, SymLayer, SymModel, SymTensor, Tracer, _cal
                          _is_symbolic, _Return)
 from .ir import ModelIR, Subclass, unique_attr
 from .spec import subclassing as spec
+from .spec.custom_weights import ADD_WEIGHT_METHODS, WEIGHT
 from .spec.layers import KERAS, Tensor, to_layout
 from .spec.values import UNKNOWN, Dim
 
@@ -91,7 +96,9 @@ class Blocks:
         tracer._mark_symbolic()
         if tracer.current_stmt is not None:  # `block = Block(64)` goes with the graph
             tracer.__dict__.setdefault("block_stmts", set()).add(id(tracer.current_stmt))
-        return SymCustom(self.classes[node.func.value], node)
+        cls = self.classes[node.func.value]
+        tracer.__dict__.setdefault("block_classes_used", set()).add(id(cls))
+        return SymCustom(cls, node)
 
     @staticmethod
     def is_block(value) -> bool:
@@ -116,10 +123,16 @@ class SymCustom:
     cls: cst.ClassDef
     node: cst.Call  # the constructor call, kept as written in the torch __init__
     var: str | None = None
+    #: the input size this instance passes first, when its torch class takes it (``Linear(64, 32)``)
+    in_size: str | None = None
 
     @property
     def ctor(self) -> str:
-        return code(self.node)
+        if self.in_size is None:
+            return code(self.node)
+        first = cst.Arg(cst.parse_expression(self.in_size),
+                        comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if self.node.args else cst.MaybeSentinel.DEFAULT)
+        return code(self.node.with_changes(args=[first, *self.node.args]))
 
 
 @dataclass(eq=False)
@@ -145,6 +158,8 @@ class _Subclass:
         self.classes = classes or {}
         self.shapes = ArrayShapes(rec)
         self.nested: SymCustom | None = None  # set when translated as a block of another class
+        #: the constructor parameter the input's last size becomes (a block called on several sizes)
+        self.in_size: str | None = None
         self.inner: dict[str, tuple] = {}
         self.name = cls.name.value
         self.methods = {s.name.value: s for s in cls.body.body if isinstance(s, cst.FunctionDef)}
@@ -182,6 +197,7 @@ class _Subclass:
         rec.plan.models.append(model)
         rec.model_scopes[id(model)] = self.instances[0][2]
         rec.plan.emitted[model.class_name] = emitted
+        _report_layer_todos(rec, emitted)
         for layer, note in emitted.layer_notes:
             if layer.node is not None:
                 line, col = rec.pos(layer.node)
@@ -283,6 +299,9 @@ class _Subclass:
         tracer.owner = self.cls
         notes = [(fn, spec.DROPPED_METHODS[name]) for name, fn in self.methods.items() if name in spec.DROPPED_METHODS]
         init_params = _params(init)[1:] if init is not None else []
+        tracer.init_params_seen = set(init_params)
+        tracer.attr_params = _attr_params(init, set(init_params))
+        tracer.in_size = self.in_size
         kept: list[str] = []
         if init is not None:
             values = {} if symbolic else _call_site_values(self.rec, init.with_changes(
@@ -306,6 +325,9 @@ class _Subclass:
                 if any(isinstance(tracer.attrs.get(n), (SymLayer, list)) for n in _self_attrs(stmt)):
                     raise GraphError("this statement uses a layer outside call(); not translated", stmt)
                 kept.append(code(stmt).strip("\n"))
+        build = self.methods.get("build")
+        if build is not None:
+            tracer.trace_build(build, tensor)
         ins, outs = tracer.trace_call(call, tensor)
         graph, layer_irs, built, submodels, _stmts = tracer.graph(ins, outs)
         var, ctor, where = self.instances[0] if self.instances else (None, self.nested.node, None)
@@ -323,7 +345,8 @@ class _Subclass:
         notes.extend(tracer.skipped)
         unused = [a for a, v in tracer.attrs.items() if isinstance(v, SymLayer) and v.index is None]
         for attr in unused:
-            notes.append((tracer.attrs[attr].node, f"self.{attr} is never called in call(); the torch class "
+            what = "used" if tracer.attrs[attr].spec is WEIGHT else "called"
+            notes.append((tracer.attrs[attr].node, f"self.{attr} is never {what} in call(); the torch class "
                                                    "does not build it"))
         forward = emitted.source.split("    def forward(", 1)[1]
         for p in init_params:
@@ -331,6 +354,9 @@ class _Subclass:
                 raise GraphError(f"call() needs the constructor argument {p!r} (store it on self); not translated",
                                  call)
         source = self._class_source(emitted.source, init, kept)
+        if any(layer.spec is WEIGHT for layer in layer_irs):
+            source = source.replace('"""Initialise like Keras: glorot-uniform kernels, zero biases."""',
+                                    '"""Initialise like Keras: each weight with its Keras initializer."""')
         emitted.source = source
         return source, model, emitted, notes
 
@@ -343,10 +369,15 @@ class _Subclass:
         else:
             kind = "layer" if self.is_layer else "model"
             lines[1] = re.sub(r"Keras Functional model `[^`]*`", f"Keras subclassed {kind} `{self.name}`", lines[1])
+        i = next(k for k, line in enumerate(lines) if line.startswith("    def __init__(self"))
         if init is not None:
-            params = code(init.params).strip()
-            i = next(k for k, line in enumerate(lines) if line.startswith("    def __init__(self"))
-            lines[i] = f"    def __init__({params}):"
+            lines[i] = f"    def __init__({code(init.params).strip()}):"
+        end = next((k for k in range(i + 1, len(lines)) if lines[k].startswith("    def ")), len(lines))
+        if self.in_size is not None and re.search(rf"\b{self.in_size}\b", "\n".join(lines[i + 1:end])):
+            if re.search(rf"\b{self.in_size}\b", "\n".join(lines[end:])):
+                raise GraphError(f"forward() would need the input size {self.in_size}", self.cls)
+            lines[i] = lines[i].replace("(self", f"(self, {self.in_size}", 1).replace(", ):", "):")
+        if init is not None:
             j = lines.index("        super().__init__()", i)
             body = [("        " + l if l.strip() else "") for s in kept for l in _dedent(s).splitlines()]
             lines[j + 1:j + 1] = body
@@ -417,6 +448,30 @@ class _ClassTracer(Tracer):
         self.methods = methods
         self.call_site_values = {}
         self.frame.static["self"] = SELF
+
+    def trace_build(self, build: cst.FunctionDef, tensor: Tensor) -> None:
+        """``build(self, input_shape)``: run with the input's static shape; its weights and layers join
+        ``__init__`` (torch builds everything there)."""
+        params = _params(build)
+        if tensor.shape is None:
+            raise GraphError("build() needs the input shape, which is unknown", build)
+        frame = _Frame(build, self.rec.constants.scope(build))
+        frame.static["self"] = SELF
+        if len(params) > 1:  # the lifted input size (a constructor parameter) stays a name
+            frame.static[params[1]] = (None, *(InputSize(d.text) if d.text == getattr(self, "in_size", None)
+                                               else d.value for d in tensor.shape))
+        self.init_attrs = {a for a, v in self.attrs.items() if not _is_symbolic(v)}
+        outer, self.frame = self.frame, frame
+        try:
+            for stmt in build.body.body:
+                if _is_docstring(stmt) or _is_super_call(stmt, "build") or _sets_built(stmt):
+                    continue
+                self.current_stmt = stmt
+                self._statement(stmt)
+        except _Return:
+            pass
+        finally:
+            self.frame = outer
 
     def trace_call(self, call: cst.FunctionDef, tensor: Tensor):
         params = _params(call)
@@ -526,6 +581,13 @@ class _ClassTracer(Tracer):
 
     def _call(self, node: cst.Call):
         f = node.func
+        if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self" \
+                and f.attr.value in ADD_WEIGHT_METHODS:
+            self._mark_symbolic()
+            in_init = self.frame.fn is self.fn and self.fn is not None
+            attrs = self.init_attrs if getattr(self, "init_attrs", None) is not None else set(self.attrs)
+            return add_weight(self, node, in_init, getattr(self, "init_params_seen", set()), attrs,
+                              getattr(self, "attr_params", {}))
         if isinstance(f, cst.Name) and f.value in self.classes and self.frame.lookup(f.value) is None:
             self._args(node)  # a layer made inside an argument is still built
             self._mark_symbolic()
@@ -618,25 +680,110 @@ def apply_block(tracer, custom: SymCustom, node: cst.Call, classes: dict):
     if not isinstance(x, SymTensor) or len([a for a in node.args if a.keyword is None]) != 1:
         raise GraphError(f"{code(node.func)}(...) is translated when called on one Keras tensor", node)
     _lines, keras_t = to_layout(tracer.tensors[x.id], KERAS)
-    key = tuple(d.text for d in keras_t.shape or ())
     name = custom.cls.name.value
     inner = tracer.__dict__.setdefault("inner", {})
     models = tracer.__dict__.setdefault("block_models", {})
-    if name in models and models[name][0] != key:
-        raise GraphError(f"{name} is called on inputs of different shapes ({', '.join(models[name][0])} "
-                         f"and {', '.join(key)}); not translated", node)
+    size = _size_param(custom.cls, keras_t)
+    lifted = _lifted(keras_t, size)
+    keys = {tuple(d.text for d in t.shape or ()) for t in (keras_t, lifted) if t is not None}
+    here = tuple(d.text for d in keras_t.shape or ())
+    if name in models and models[name][0] not in keys:
+        raise GraphError(f"{name} is called on inputs of different shapes ({', '.join(models[name][5])} "
+                         f"and {', '.join(here)}); not translated", node)
     if name not in models:
-        try:
-            source, model, emitted, notes = _Subclass(tracer.rec, custom.cls, classes).emit_nested(
-                keras_t, custom, tracer)
-        except (GraphError, emit_torch.LayerError) as e:
-            raise GraphError(f"{name}: {getattr(e, 'message', str(e))}", node) from None
-        inner[name] = (custom.cls, source, emitted, notes, custom.cls)
-        models[name] = (key, model, emitted)
-    _key, model, emitted = models[name]
+        models[name] = _emit_block(tracer, custom, node, classes, keras_t, lifted, size)
+        inner[name] = (custom.cls, *models[name][3])
+    key, model, emitted, _inner, takes_size, _first = models[name]
+    if takes_size:
+        custom.in_size = keras_t.shape[-1].text
     sub = SymModel(custom.var, model, emitted)
     sub.custom = custom
+    sub.output = _output_here(tracer, custom, emitted.output, size if takes_size else None, keras_t, node)
     return tracer._apply_model(sub, node)
+
+
+def _emit_block(tracer, custom: SymCustom, node, classes: dict, keras_t: Tensor, lifted: Tensor | None, size: str):
+    """The block's class: first for any last input size (a constructor parameter, like ``nn.Linear``'s
+    ``in_features``, when the class needs it), else for this input's exact shape."""
+    name = custom.cls.name.value
+    for t in (lifted, keras_t):
+        if t is None:
+            continue
+        block = _Subclass(tracer.rec, custom.cls, classes)
+        block.in_size = size if t is lifted else None
+        try:
+            source, model, emitted, notes = block.emit_nested(t, custom, tracer)
+        except (GraphError, emit_torch.LayerError) as e:
+            if t is lifted:
+                continue
+            raise GraphError(f"{name}: {getattr(e, 'message', str(e))}", node) from None
+        takes = t is lifted and re.search(rf"def __init__\(self, {size}\b", source) is not None
+        return (tuple(d.text for d in t.shape or ()), model, emitted, (source, emitted, notes, custom.cls), takes,
+                tuple(d.text for d in keras_t.shape or ()))
+    raise GraphError(f"{name}: its input shape is unknown", node)
+
+
+def _size_param(cls: cst.ClassDef, t: Tensor) -> str:
+    """A constructor parameter name for the input's last size, as torch names it (``nn.Linear``'s
+    ``in_features``, ``nn.Conv2d``'s ``in_channels``), that the class does not use already."""
+    first = "in_channels" if t.rank is not None and t.rank >= 3 else "in_features"
+    taken = {n.value for n in _all_names(cls)}
+    return next(n for n in (first, "input_size", "in_size", "tfpt_in_size") if n not in taken)
+
+
+def _lifted(t: Tensor, size: str) -> Tensor | None:
+    """``t`` with its last size symbolic (``size``); None when that size is not known."""
+    if t.shape is None or not t.shape or not t.shape[-1].known:
+        return None
+    return Tensor(t.shape[:-1] + (Dim(size),), t.layout, t.rank_known)
+
+
+def _output_here(tracer, custom: SymCustom, output: Tensor, size: str | None, given: Tensor, node) -> Tensor:
+    """The block's output shape at this call: its constructor parameters (and input size) replaced by
+    what this instance passes (``units`` -> 32)."""
+    if output.shape is None or all(d.text == "None" or d.text == str(d.value) for d in output.shape):
+        return output
+    values = _ctor_values(tracer, custom)
+    if size is not None:
+        values[size] = given.shape[-1]
+    dims = []
+    for d in output.shape:
+        if d.text == "None" or d.text == str(d.value):
+            dims.append(d)
+        elif d.text in values:
+            dims.append(values[d.text])
+        elif d.known:  # the block's own spelling of a size means nothing in this scope: its number does
+            dims.append(Dim.of(d.value))
+        else:
+            env = {k: v.value for k, v in values.items() if v.known}
+            v = evaluate(cst.parse_expression(d.text), env)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise GraphError(f"the output size {d.text} of {custom.cls.name.value} is not known here", node)
+            dims.append(Dim.of(v))
+    return Tensor(tuple(dims), output.layout, output.rank_known)
+
+
+def _ctor_values(tracer, custom: SymCustom) -> dict[str, Dim]:
+    """The block's ``__init__`` parameters as this instance's constructor call gives them (or their defaults)."""
+    init = next((s for s in custom.cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
+    if init is None:
+        return {}
+    params = list(init.params.params[1:])
+    given: dict[str, cst.BaseExpression] = {}
+    positional = [a.value for a in custom.node.args if a.keyword is None and not a.star]
+    for p, v in zip(params, positional):
+        given[p.name.value] = v
+    for a in custom.node.args:
+        if a.keyword is not None:
+            given[a.keyword.value] = a.value
+    out: dict[str, Dim] = {}
+    for p in (*params, *init.params.kwonly_params):
+        node = given.get(p.name.value, p.default)
+        if node is None:
+            continue
+        v = tracer._static(node) if p.name.value in given else evaluate(node, tracer.rec.constants.scope(None))
+        out[p.name.value] = Dim.of(v) if isinstance(v, int) and not isinstance(v, bool) else Dim(code(node))
+    return out
 
 
 def accept_inner(rec, cls, source, emitted, notes, owner) -> None:
@@ -649,6 +796,7 @@ def accept_inner(rec, cls, source, emitted, notes, owner) -> None:
     if id(cls) in rec.consumed:
         return
     rec.plan.emitted[cls.name.value] = emitted
+    _report_layer_todos(rec, emitted)
     for node, note in notes:
         line, col = rec.pos(node)
         rec.plan.diagnostics.append(Diagnostic(line, col, "subclassed model", note, "note"))
@@ -688,6 +836,12 @@ def _module_lists(source: str) -> str:
     return "\n".join(out) + ("\n" if source.endswith("\n") else "")
 
 
+def _report_layer_todos(rec, emitted) -> None:
+    """The TODO comments ``__init__`` carries for a layer or weight (an argument not carried over)."""
+    for line, col, note in emitted.notes:
+        rec.plan.diagnostics.append(Diagnostic(line, col, "layer argument", note))
+
+
 def emitted_name(source: str) -> str:
     """The class name a generated class source defines."""
     return source.split("class ", 1)[1].split("(", 1)[0]
@@ -695,6 +849,30 @@ def emitted_name(source: str) -> str:
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _attr_params(init, params: set[str]) -> dict[str, str]:
+    """``self.units = units`` in ``__init__``: attribute -> the constructor parameter it holds."""
+    out: dict[str, str] = {}
+    for stmt in init.body.body if init is not None else ():
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign):
+            a = stmt.body[0]
+            t = a.targets[0].target
+            if len(a.targets) == 1 and isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) \
+                    and t.value.value == "self" and isinstance(a.value, cst.Name) and a.value.value in params:
+                out[t.attr.value] = a.value.value
+    return out
+
+
+def _all_names(node) -> list[cst.Name]:
+    found: list[cst.Name] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name):
+            found.append(n)
+
+    node.visit(V())
+    return found
 
 
 def _names_called(cls: cst.ClassDef) -> set[str]:
@@ -719,12 +897,23 @@ def _is_docstring(stmt) -> bool:
 
 
 def _is_super_init(stmt) -> bool:
+    return _is_super_call(stmt, "__init__")
+
+
+def _is_super_call(stmt, method: str) -> bool:
+    """``super().method(...)`` (or ``super(Cls, self).method(...)``) as a statement of its own."""
     if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr)):
         return False
     call = stmt.body[0].value
-    return (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "__init__"
+    return (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == method
             and isinstance(call.func.value, cst.Call) and isinstance(call.func.value.func, cst.Name)
             and call.func.value.func.value == "super")
+
+
+def _sets_built(stmt) -> bool:
+    """``self.built = True``: Keras bookkeeping a torch module does not need."""
+    return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)
+            and code(stmt.body[0].targets[0].target).strip() == "self.built")
 
 
 def _is_training_test(test) -> bool:

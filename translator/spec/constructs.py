@@ -37,8 +37,13 @@ CONSTRUCTS: list[Construct] = [
               "one submodule, called at each use; a layer shared between inputs of different shapes stays Keras"),
     Construct("Models", "A model used as a layer (`encoder(x)`, a `Sequential` head)", TRANSLATED,
               "the translated model is passed to the outer class's `__init__`, so weights stay shared as in Keras"),
-    Construct("Models", "Slicing Keras tensors, `tf.*` ops on them, `layer(x, training=True)`, loops over "
-              "non-static ranges inside a graph", TODO, "the model stays Keras with one TODO at the exact node"),
+    Construct("Models", "`tf.*` / `keras.ops.*` ops on Keras tensors: arithmetic, `matmul`/`@`, `bias_add`, "
+              "element-wise functions and activations, `softmax`, per-sample reductions (`reduce_mean`, `ops.mean`, "
+              "... with a static `axis`)", TRANSLATED,
+              "the op's TF row gives the torch expression (shared with TF1 code), its shape rule the output shape"),
+    Construct("Models", "Slicing Keras tensors, other `tf.*` ops on them (reshape, concat, gather ...), reductions "
+              "over the batch axis, `layer(x, training=True)`, loops over non-static ranges inside a graph", TODO,
+              "the model stays Keras with one TODO at the exact node"),
     Construct("Models", "A `Sequential` without an input shape called inside a Functional graph", TRANSLATED,
               "the graph gives it its input shape; never called on a Keras tensor, it stays Keras with a TODO"),
     # subclassed models (translator/subclassing.py)
@@ -50,15 +55,23 @@ CONSTRUCTS: list[Construct] = [
     Construct("Subclassing", "A custom `Layer` subclass built in another subclass's `__init__` "
               "(`self.block1 = ResidualBlock(64)`) or called in a Functional graph (`x = Block(64)(x)`), a "
               "`keras.Sequential([...])` made in `__init__`", TRANSLATED,
-              "a torch submodule the outer class builds the same way; the block's class is sized for the input "
-              "it is called on (one shape), a Sequential becomes a class of its own"),
+              "a torch submodule the outer class builds the same way; a block called on inputs of several sizes "
+              "takes the size as its first constructor argument (`in_features`/`in_channels`, like `nn.Linear`), "
+              "a Sequential becomes a class of its own"),
+    Construct("Subclassing", "Weights of a custom layer: `self.add_weight(shape=..., initializer=..., "
+              "trainable=...)` in `__init__` or `build(input_shape)` (tf.keras 2's name-first order too), used by "
+              "ops in `call` (`tf.matmul(x, self.w) + self.b`)", TRANSLATED,
+              "an `nn.Parameter` made in `__init__`, initialised in `reset_parameters()` with Keras' initializer "
+              "and defaults (fan-scaled ones with Keras' fan rule); `trainable=False` -> `requires_grad=False`; "
+              "an initializer tfpt does not know, a regularizer or constraint -> TODO at the parameter; weight "
+              "updates (`assign`), ops on weights alone -> TODO"),
     Construct("Subclassing", "`training` in `call`: `layer(x, training=training)`, `if training:` around "
               "Dropout-like layers", TRANSLATED, "the module's mode (`self.training`): the same behaviour in "
               "`train()` and `eval()`"),
     Construct("Subclassing", "`get_config`, `from_config`, `compute_output_shape`", CAVEAT,
               "dropped with a note: a torch module is rebuilt from its constructor arguments"),
-    Construct("Subclassing", "`build()` with `add_weight`, `train_step`/`test_step` overrides, other conditions on "
-              "`training`, several inputs, a custom layer called on inputs of different shapes, input shape not found", TODO,
+    Construct("Subclassing", "`train_step`/`test_step` overrides, other conditions on `training`, several inputs, "
+              "a custom layer called on inputs that differ beyond their last size, input shape not found", TODO,
               "the class stays Keras with one TODO at the line that stopped it"),
     # custom training loops (translator/custom_training.py)
     Construct("Custom training", "`with tf.GradientTape() as tape:` (several tapes in one `with`, `persistent=True`)",

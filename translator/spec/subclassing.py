@@ -23,7 +23,6 @@ DROPPED_METHODS = {
 
 #: methods that keep the whole class in Keras (the reason goes into the TODO)
 BLOCKING_METHODS = {
-    "build": "build() creating weights (add_weight) is not translated yet: the class is left in Keras",
     "train_step": "an overridden train_step() is not translated yet: the class is left in Keras",
     "test_step": "an overridden test_step() is not translated yet: the class is left in Keras",
     "predict_step": "an overridden predict_step() is not translated yet: the class is left in Keras",

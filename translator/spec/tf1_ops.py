@@ -151,6 +151,9 @@ class Op:
     #: arguments that change nothing in torch
     ignored: tuple[str, ...] = ("name",)
     note: str = ""
+    #: the shape rule when the op runs on Keras tensors in a traced graph (``translator/graph_ops.py``):
+    #: "same", "axis" (same shape, an axis argument), "broadcast", "matmul", "reduce"; None: not there
+    graph: str | None = None
 
 
 def same(param: str) -> Callable[[Args], int | None]:
@@ -173,12 +176,13 @@ def _first(a: Args, *names: str, default=None):
 
 
 def _unary(names, torch, param="x", **kw) -> Op:
-    return Op(names, (param,), f"`{torch}`", lambda a: call(torch, a.x(param)), same(param), **kw)
+    return Op(names, (param,), f"`{torch}`", lambda a: call(torch, a.x(param)), same(param), graph="same", **kw)
 
 
 def _binary(names, op, params=("x", "y")) -> Op:
     return Op(names, params, f"`{params[0]} {op} {params[1]}`",
-              lambda a: binop(a.x(params[0]), op, a.x(params[1])), widest(*params))
+              lambda a: binop(a.x(params[0]), op, a.x(params[1])), widest(*params),
+              graph="broadcast" if op in _OPS else None)
 
 
 def _softmax(torch):
@@ -232,7 +236,7 @@ _REDUCE_PARAMS = ("input_tensor", "axis", "keepdims", "name", "reduction_indices
 def _reduction(names, torch_all, torch_dims) -> Op:
     build, rank = _reduce(torch_all, torch_dims)
     shown = f"`{torch_all}`" + (f" / `{torch_dims}(dim=...)`" if torch_dims != torch_all else "")
-    return Op(names, _REDUCE_PARAMS, shown, build, rank)
+    return Op(names, _REDUCE_PARAMS, shown, build, rank, graph="reduce")
 
 
 # -- losses
@@ -502,20 +506,21 @@ OPS: list[Op] = [
                                      "a_is_sparse", "b_is_sparse", "output_type"),
        "`a @ b`", _matmul, widest("a", "b"),
        fixed={"adjoint_a": False, "adjoint_b": False, "a_is_sparse": False, "b_is_sparse": False,
-              "output_type": None}, note="transpose_a/transpose_b: `.mT`"),
+              "output_type": None}, note="transpose_a/transpose_b: `.mT`", graph="matmul"),
     Op(("nn.bias_add",), ("value", "bias", "data_format"), "`value + bias`",
-       lambda a: binop(a.x("value"), "+", a.x("bias")), widest("value"), fixed={"data_format": None}),
+       lambda a: binop(a.x("value"), "+", a.x("bias")), widest("value"), fixed={"data_format": None},
+       graph="broadcast"),
     Op(("maximum", "math.maximum"), ("x", "y"), "`torch.maximum` (`torch.clamp` against a number)",
-       _clamp("torch.maximum", "min"), widest("x", "y")),
+       _clamp("torch.maximum", "min"), widest("x", "y"), graph="broadcast"),
     Op(("minimum", "math.minimum"), ("x", "y"), "`torch.minimum` (`torch.clamp` against a number)",
-       _clamp("torch.minimum", "max"), widest("x", "y")),
+       _clamp("torch.minimum", "max"), widest("x", "y"), graph="broadcast"),
     _binary(("equal", "math.equal"), "=="),
     _binary(("not_equal", "math.not_equal"), "!="),
     _binary(("less", "math.less"), "<"),
     _binary(("less_equal", "math.less_equal"), "<="),
     _binary(("greater", "math.greater"), ">"),
     _binary(("greater_equal", "math.greater_equal"), ">="),
-    Op(("negative", "math.negative"), ("x",), "`-x`", lambda a: neg(a.x("x")), same("x")),
+    Op(("negative", "math.negative"), ("x",), "`-x`", lambda a: neg(a.x("x")), same("x"), graph="same"),
     # element-wise functions
     _unary(("square", "math.square"), "torch.square"),
     _unary(("sqrt", "math.sqrt"), "torch.sqrt"),
@@ -533,13 +538,14 @@ OPS: list[Op] = [
     _unary(("nn.elu",), "F.elu", param="features"),
     _unary(("nn.softplus", "math.softplus"), "F.softplus", param="features"),
     Op(("nn.leaky_relu",), ("features", "alpha"), "`F.leaky_relu`", _leaky_relu, same("features"),
-       note="TF's slope 0.2 is written out (torch's default is 0.01)"),
+       note="TF's slope 0.2 is written out (torch's default is 0.01)", graph="same"),
     Op(("nn.softmax", "math.softmax"), ("logits", "axis", "name", "dim"), "`torch.softmax`",
-       _softmax("torch.softmax"), same("logits")),
+       _softmax("torch.softmax"), same("logits"), graph="axis"),
     Op(("nn.log_softmax", "math.log_softmax"), ("logits", "axis", "name", "dim"), "`torch.log_softmax`",
-       _softmax("torch.log_softmax"), same("logits")),
+       _softmax("torch.log_softmax"), same("logits"), graph="axis"),
     Op(("clip_by_value",), ("t", "clip_value_min", "clip_value_max"), "`torch.clamp`",
-       lambda a: call("torch.clamp", a.x("t"), a.x("clip_value_min"), a.x("clip_value_max")), same("t")),
+       lambda a: call("torch.clamp", a.x("t"), a.x("clip_value_min"), a.x("clip_value_max")), same("t"),
+       graph="same"),
     # reductions
     _reduction(("reduce_mean", "math.reduce_mean"), "torch.mean", "torch.mean"),
     _reduction(("reduce_sum", "math.reduce_sum"), "torch.sum", "torch.sum"),
