@@ -125,8 +125,9 @@ def test_fan_scaled_initializers_use_keras_fans_and_need_the_sizes(init, fan, sc
 
 def test_fan_scaled_initializers_match_keras_statistics():
     """Keras draws; the translated line draws: same bounds and spread on a big weight."""
-    torch = pytest.importorskip("torch")
-    keras = pytest.importorskip("keras")
+    import keras
+    import torch
+
     shape = (64, 48, 3)
     for name in ("he_normal", "glorot_uniform", "lecun_normal"):
         kinit = custom_weights.STRING_INITIALIZERS[name]

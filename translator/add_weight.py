@@ -43,8 +43,8 @@ def add_weight(tracer, node: cst.Call, in_init: bool, init_params: set[str], ini
     notes = [f"add_weight({k}=...) is not carried over: add it to the torch training loop"
              for k in spec.TRAINING_ONLY if k in bound and tracer._static(bound[k]) is not None]
     try:
-        line = _init_line(tracer, bound.get("initializer"), dims)
-    except _NeedsSizes as e:
+        line = spec.init_line(*_initializer(tracer, bound.get("initializer")), dims)
+    except spec.NeedsSizes as e:
         raise GraphError(str(e), node) from None
     except Unsupported as e:
         line = None
@@ -59,10 +59,6 @@ class InputSize:
     """A size of ``build()``'s ``input_shape`` that the torch class takes as a constructor parameter."""
 
     text: str
-
-
-class _NeedsSizes(Unsupported):
-    """The initializer needs numbers the symbolic trace does not have (the caller retries with values)."""
 
 
 def _bind(node: cst.Call) -> dict[str, cst.BaseExpression]:
@@ -123,16 +119,6 @@ def _dim(tracer, el, names: _Spelling, node) -> Dim:
     if v is UNKNOWN:
         raise GraphError(f"the size {code(el)} is not static", node)
     return Dim.of(v)
-
-
-def _init_line(tracer, node, dims: tuple[Dim, ...]) -> str:
-    init, options = _initializer(tracer, node)
-    try:
-        return spec.init_line(init, options, dims)
-    except Unsupported as e:
-        if not all(d.known for d in dims) and "sizes" in str(e):
-            raise _NeedsSizes(str(e)) from None
-        raise
 
 
 def _initializer(tracer, node) -> tuple[spec.Initializer, dict]:

@@ -72,6 +72,8 @@ class SymModel:
     var: str
     model: ModelIR
     emitted: object
+    #: its output at this call when it differs from the class's own (a block sized by its constructor arguments)
+    output: Tensor | None = None
 
 
 @dataclass(eq=False)
@@ -808,7 +810,7 @@ class Tracer:
                 raise GraphError(f"the name {sub.var} is taken by a layer", node)
             unique_attr(sub.var, self.used_attrs)
             self.submodels[sub.var] = sub
-        out = self._new_tensor(getattr(sub, "output", None) or sub.emitted.output)
+        out = self._new_tensor(sub.output or sub.emitted.output)
         self._add_node([x], out, placeholder_lines(lines + ["x = {m}(x)"]), f"{sub.var}({{0}})", attr=sub.var)
         return out
 

@@ -447,6 +447,12 @@ class _ClassTracer(Tracer):
         self.skipped: list[tuple[cst.Call, str]] = []
         self.methods = methods
         self.call_site_values = {}
+        # what add_weight() may spell in __init__ (set by _Subclass before tracing): its parameters, the
+        # attributes holding one (`self.units = units`), the attributes set before build(), the lifted input size
+        self.init_params_seen: set[str] = set()
+        self.attr_params: dict[str, str] = {}
+        self.init_attrs: set[str] | None = None
+        self.in_size: str | None = None
         self.frame.static["self"] = SELF
 
     def trace_build(self, build: cst.FunctionDef, tensor: Tensor) -> None:
@@ -458,7 +464,7 @@ class _ClassTracer(Tracer):
         frame = _Frame(build, self.rec.constants.scope(build))
         frame.static["self"] = SELF
         if len(params) > 1:  # the lifted input size (a constructor parameter) stays a name
-            frame.static[params[1]] = (None, *(InputSize(d.text) if d.text == getattr(self, "in_size", None)
+            frame.static[params[1]] = (None, *(InputSize(d.text) if d.text == self.in_size
                                                else d.value for d in tensor.shape))
         self.init_attrs = {a for a, v in self.attrs.items() if not _is_symbolic(v)}
         outer, self.frame = self.frame, frame
@@ -585,9 +591,8 @@ class _ClassTracer(Tracer):
                 and f.attr.value in ADD_WEIGHT_METHODS:
             self._mark_symbolic()
             in_init = self.frame.fn is self.fn and self.fn is not None
-            attrs = self.init_attrs if getattr(self, "init_attrs", None) is not None else set(self.attrs)
-            return add_weight(self, node, in_init, getattr(self, "init_params_seen", set()), attrs,
-                              getattr(self, "attr_params", {}))
+            attrs = self.init_attrs if self.init_attrs is not None else set(self.attrs)
+            return add_weight(self, node, in_init, self.init_params_seen, attrs, self.attr_params)
         if isinstance(f, cst.Name) and f.value in self.classes and self.frame.lookup(f.value) is None:
             self._args(node)  # a layer made inside an argument is still built
             self._mark_symbolic()

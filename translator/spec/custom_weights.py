@@ -97,6 +97,10 @@ DEFAULT_INITIALIZER = "glorot_uniform"
 WEIGHT = LayerSpec("add_weight", (), {}, build=lambda args, t: _not_a_layer(), torch="nn.Parameter")
 
 
+class NeedsSizes(Unsupported):
+    """A fan-scaled initializer on a weight whose sizes are not numbers yet (the tracer retries with values)."""
+
+
 def _not_a_layer():
     raise Unsupported("add_weight() creates a variable, not a layer")
 
@@ -151,7 +155,7 @@ def _variance_scaling(o: dict, dims: tuple[Dim, ...]) -> str:
     if (scale, mode, distribution) == (1.0, "fan_avg", "uniform") and len(dims) == 2:
         return "nn.init.xavier_uniform_({m})"  # torch's fans swap in and out, their sum is Keras'
     if not all(d.known for d in dims):
-        raise Unsupported("a fan-scaled initializer needs the weight's sizes as numbers")
+        raise NeedsSizes("a fan-scaled initializer needs the weight's sizes as numbers")
     fan_in, fan_out = keras_fans(tuple(d.value for d in dims))
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}.get(mode)
     if n is None:
